@@ -1,0 +1,3 @@
+from commandpost.cli.app import main
+
+main()

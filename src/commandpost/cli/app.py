@@ -1,0 +1,34 @@
+"""The `commandpost` command line: one Typer app, one sub-module per group of verbs."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from commandpost.errors import CommandPostError, UserError
+
+app = typer.Typer(
+    name="commandpost",
+    help="Command Post: human-led incident response when AI models misbehave.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Imported here so each verb module registers itself on `app` without import cycles.
+    from commandpost.cli import policy_cmd  # noqa: F401
+
+
+def main() -> None:
+    _register()
+    try:
+        app()
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except CommandPostError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)

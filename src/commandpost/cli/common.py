@@ -1,0 +1,37 @@
+"""Shared plumbing for CLI verbs: settings, policy, a service context with console chat."""
+
+from __future__ import annotations
+
+import sys
+
+from commandpost.chat.console import ConsoleChat
+from commandpost.core.policy import Policy
+from commandpost.policy_file import load_policy
+from commandpost.runtime import build_context
+from commandpost.service import outbox
+from commandpost.service.context import Context
+from commandpost.service.ports import Clock, SystemClock
+from commandpost.settings import Settings
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def policy(path: str | None = None) -> Policy:
+    return load_policy(path or settings().policy)
+
+
+def context(*, clock: Clock | None = None, policy_path: str | None = None) -> Context:
+    """A context on the configured database; chat goes to stdout as a transcript."""
+    chosen = clock or SystemClock()
+    return build_context(
+        database_url=settings().database_url,
+        policy=policy(policy_path),
+        clock=chosen,
+        chat=ConsoleChat(chosen, stream=sys.stdout),
+    )
+
+
+def deliver(ctx: Context) -> None:
+    outbox.deliver(ctx)

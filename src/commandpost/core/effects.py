@@ -1,0 +1,44 @@
+"""Effects the core and service ask the outside world to perform, through ports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OpenChannel:
+    """Create the incident's channel with its topic (idempotent at the adapter)."""
+
+    name: str
+    topic: str
+    incident_id: str
+
+
+@dataclass(frozen=True)
+class ChannelPost:
+    """A message to the incident's channel, or another named channel."""
+
+    channel: str
+    text: str
+    incident_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectMessage:
+    person_id: str
+    text: str
+    incident_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecuteAction:
+    """Run an approved containment action; delivered once, through the executor port."""
+
+    gate_id: int
+    incident_id: str
+    action: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+Effect = OpenChannel | ChannelPost | DirectMessage | ExecuteAction

@@ -1,0 +1,68 @@
+"""The one error tree of Command Post.
+
+    CommandPostError                 root: everything we raise on purpose
+    ├── UserError                    bad request from a person; exit 2 / ephemeral message
+    │   ├── InvalidInput             malformed id, command, drill or parameter
+    │   ├── PolicyInvalid            the policy file has problems (carries every problem)
+    │   ├── InvalidTransition        status change the lifecycle does not allow
+    │   ├── NotAuthorised            the actor may not do this (server-side check)
+    │   ├── NotFound                 no such incident, gate, person or action
+    │   └── Conflict                 already decided, already closed, already holds the role
+    ├── NotMigrated                  the database schema is behind; says what to run
+    ├── DeliveryFailed               a chat or executor call failed; the intent stays queued
+    └── AuditChainBroken             verification found an altered, removed or reordered event
+
+Each error carries a message fit to show a responder as it is.
+"""
+
+from __future__ import annotations
+
+
+class CommandPostError(Exception):
+    """Root of every error Command Post raises on purpose."""
+
+
+class UserError(CommandPostError):
+    """Bad input or a forbidden request: shown to the person, exit code 2."""
+
+
+class InvalidInput(UserError):
+    pass
+
+
+class PolicyInvalid(UserError):
+    def __init__(self, problems: list[str], *, source: str = "policy") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(problems))
+
+
+class InvalidTransition(UserError):
+    pass
+
+
+class NotAuthorised(UserError):
+    pass
+
+
+class NotFound(UserError):
+    pass
+
+
+class Conflict(UserError):
+    pass
+
+
+class NotMigrated(CommandPostError):
+    pass
+
+
+class DeliveryFailed(CommandPostError):
+    pass
+
+
+class AuditChainBroken(CommandPostError):
+    def __init__(self, first_bad_seq: int, reason: str) -> None:
+        self.first_bad_seq = first_bad_seq
+        self.reason = reason
+        super().__init__(f"audit chain broken at seq {first_bad_seq}: {reason}")

@@ -1,0 +1,31 @@
+"""Wiring: build a service Context from settings, with the ports a caller chooses."""
+
+from __future__ import annotations
+
+from commandpost.core.policy import Policy
+from commandpost.executors import PolicyExecutor
+from commandpost.service.context import Context
+from commandpost.service.ports import ChatPort, Clock, ExecutorPort
+from commandpost.storage.engine import make_engine
+from commandpost.storage.migrate import require_current
+
+
+def build_context(
+    *,
+    database_url: str,
+    policy: Policy,
+    clock: Clock,
+    chat: ChatPort,
+    executor: ExecutorPort | None = None,
+    check_schema: bool = True,
+) -> Context:
+    engine = make_engine(database_url)
+    if check_schema:
+        require_current(engine)
+    return Context(
+        engine=engine,
+        policy=policy,
+        clock=clock,
+        chat=chat,
+        executor=executor or PolicyExecutor(clock),
+    )

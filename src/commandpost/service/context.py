@@ -1,0 +1,171 @@
+"""What every service operation runs with, and the helpers they share inside a transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from commandpost.core import audit as chain
+from commandpost.core.effects import (
+    ChannelPost,
+    DirectMessage,
+    Effect,
+    ExecuteAction,
+    OpenChannel,
+)
+from commandpost.core.policy import Person, Policy
+from commandpost.errors import NotAuthorised, NotFound
+from commandpost.service.ports import ChatPort, Clock, ExecutorPort
+from commandpost.storage import models as m
+from commandpost.storage.engine import lock_audit_chain
+
+
+@dataclass
+class Context:
+    engine: Engine
+    policy: Policy
+    clock: Clock
+    chat: ChatPort
+    executor: ExecutorPort
+    _policies: dict[str, Policy] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def policy_for(self, incident: m.Incident) -> Policy:
+        """An incident runs under the policy it was declared with, even after the file changes."""
+        version = incident.policy_version
+        if version == self.policy.version():
+            return self.policy
+        if version not in self._policies:
+            from commandpost.storage.engine import transaction
+
+            with transaction(self.engine) as session:
+                snapshot = session.get(m.PolicySnapshot, version)
+            if snapshot is None:
+                raise NotFound(f"policy version {version} is not stored")
+            self._policies[version] = Policy.model_validate(json.loads(snapshot.body))
+        return self._policies[version]
+
+
+def person_or_refuse(policy: Policy, person_id: str) -> Person:
+    person = policy.person(person_id)
+    if person is None:
+        raise NotAuthorised(f"unknown person {person_id!r}: only people in the policy can act")
+    return person
+
+
+def load_incident(session: Session, incident_id: str, *, lock: bool = False) -> m.Incident:
+    from commandpost.service.ids import parse_incident_id
+
+    key = parse_incident_id(incident_id)
+    query = select(m.Incident).where(m.Incident.id == key)
+    if lock:
+        query = query.with_for_update()
+    incident = session.exec(query).first()
+    if incident is None:
+        raise NotFound(f"no incident {key}")
+    return incident
+
+
+def record(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    kind: str,
+    data: dict[str, Any],
+    incident_id: str | None,
+    policy_version: str | None,
+) -> m.AuditEvent:
+    """Append one hash-chained audit event inside the caller's transaction."""
+    lock_audit_chain(session)
+    head = session.get(m.AuditHead, 1)
+    seq = (head.seq if head else 0) + 1
+    prev = head.hash if head else chain.GENESIS_HASH
+    sealed = chain.seal(
+        seq=seq,
+        at=at,
+        incident_id=incident_id,
+        actor=actor,
+        kind=kind,
+        data=data,
+        policy_version=policy_version,
+        prev_hash=prev,
+    )
+    event = m.AuditEvent(
+        seq=seq,
+        at=at,
+        incident_id=incident_id,
+        actor=actor,
+        kind=kind,
+        data=chain.canonical_json(data),
+        policy_version=policy_version,
+        prev_hash=prev,
+        hash=sealed.hash,
+    )
+    session.add(event)
+    if head is None:
+        session.add(m.AuditHead(id=1, seq=seq, hash=sealed.hash))
+    else:
+        head.seq = seq
+        head.hash = sealed.hash
+        session.add(head)
+    session.flush()
+    return event
+
+
+def audit(
+    session: Session,
+    ctx: Context,
+    incident: m.Incident,
+    *,
+    actor: str,
+    kind: str,
+    **data: Any,
+) -> m.AuditEvent:
+    return record(
+        session,
+        at=ctx.now(),
+        actor=actor,
+        kind=kind,
+        data=data,
+        incident_id=incident.id,
+        policy_version=incident.policy_version,
+    )
+
+
+def enqueue(session: Session, ctx: Context, effect: Effect) -> None:
+    """Keep the intent in the same transaction as the change; delivery happens after commit."""
+    kind: str
+    body: dict[str, Any]
+    if isinstance(effect, OpenChannel):
+        kind, body = "open_channel", {"name": effect.name, "topic": effect.topic}
+    elif isinstance(effect, ChannelPost):
+        kind, body = "post", {"channel": effect.channel, "text": effect.text}
+    elif isinstance(effect, DirectMessage):
+        kind, body = "direct", {"person_id": effect.person_id, "text": effect.text}
+    elif isinstance(effect, ExecuteAction):
+        kind = "execute"
+        body = {"gate_id": effect.gate_id, "action": effect.action, "params": effect.params}
+    session.add(
+        m.OutboxItem(
+            incident_id=effect.incident_id,
+            kind=kind,
+            body=json.dumps(body, sort_keys=True),
+            created_at=ctx.now(),
+        )
+    )
+
+
+def post(session: Session, ctx: Context, incident: m.Incident, text: str) -> None:
+    enqueue(session, ctx, ChannelPost(channel=incident.channel, text=text, incident_id=incident.id))
+
+
+def direct(session: Session, ctx: Context, incident: m.Incident, person_id: str, text: str) -> None:
+    enqueue(session, ctx, DirectMessage(person_id=person_id, text=text, incident_id=incident.id))

@@ -1,0 +1,496 @@
+"""Gate operations: request containment or restore, decide, confirm a manual step."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from commandpost.core import gates as rules
+from commandpost.core.deadlines import DeadlineKind, gate_due
+from commandpost.core.effects import ExecuteAction
+from commandpost.core.gates import Approval, Decision, GateKind, GateState, GateView
+from commandpost.core.policy import ContainmentAction, Policy
+from commandpost.core.vocabulary import Severity, Status
+from commandpost.errors import Conflict, InvalidInput, NotFound
+from commandpost.service import timers
+from commandpost.service.context import Context, audit, direct, enqueue, load_incident, post
+from commandpost.service.params import coerce_params
+from commandpost.service.roles import roles_of
+from commandpost.storage import models as m
+from commandpost.storage.engine import transaction
+
+
+def open_gate(
+    session: Session,
+    ctx: Context,
+    incident: m.Incident,
+    *,
+    kind: GateKind,
+    subject: str,
+    rule_name: str,
+    payload: dict[str, Any],
+    requester: str,
+    reason: str | None,
+) -> m.Gate:
+    policy = ctx.policy_for(incident)
+    rule = policy.gates[rule_name]
+    now = ctx.now()
+    gate = m.Gate(
+        incident_id=incident.id,
+        kind=kind.value,
+        subject=subject,
+        payload=json.dumps(payload, sort_keys=True),
+        payload_hash=rules.payload_hash(payload),
+        rule=rule_name,
+        requester=requester,
+        reason=reason,
+        state=GateState.PENDING.value,
+        created_at=now,
+        tier_started_at=now,
+    )
+    session.add(gate)
+    session.flush()
+    assert gate.id is not None
+    due_at = rules.tier_deadline(rule, tier=0, start=now)
+    timers.schedule(session, incident.id, gate_due(gate_id=gate.id, tier=0, due_at=due_at))
+    audit(
+        session,
+        ctx,
+        incident,
+        actor=requester,
+        kind="gate.requested",
+        gate=gate.id,
+        gate_kind=kind.value,
+        subject=subject,
+        payload=payload,
+        payload_hash=gate.payload_hash,
+        rule=rule_name,
+        approvals=rule.approvals,
+        reason=reason,
+    )
+    deciders = ", ".join(rule.tiers[0].roles)
+    post(
+        session,
+        ctx,
+        incident,
+        f"Gate #{gate.id} ({kind.value}: {subject}) requested by {requester}: "
+        f"{_describe(payload)}. Needs {rule.approvals} approval from {deciders} "
+        f"by {due_at:%H:%M}Z. Reply approve / reject <reason> / escalate.",
+    )
+    return gate
+
+
+def request_containment(
+    ctx: Context,
+    incident_id: str,
+    *,
+    action: str,
+    params: dict[str, str],
+    requester: str,
+    reason: str | None = None,
+) -> int:
+    from commandpost.service.incidents import require_role
+
+    with transaction(ctx.engine) as session:
+        incident = load_incident(session, incident_id, lock=True)
+        _require_active(incident)
+        require_role(session, ctx, incident, requester, doing="request containment")
+        spec = _action(ctx.policy_for(incident), action)
+        values = coerce_params(action, spec, params)
+        payload = {
+            "action": action,
+            "params": values,
+            "reversible": spec.reversible,
+            "executor": spec.executor.type,
+            "mode": "contain",
+        }
+        gate = open_gate(
+            session,
+            ctx,
+            incident,
+            kind=GateKind.CONTAINMENT,
+            subject=action,
+            rule_name=spec.gate,
+            payload=payload,
+            requester=requester,
+            reason=reason,
+        )
+        assert gate.id is not None
+        return gate.id
+
+
+def request_restore(
+    ctx: Context, incident_id: str, *, gate_id: int, requester: str, reason: str | None = None
+) -> int:
+    """Undo an executed, reversible containment action: a gate of its own, with checks listed."""
+    from commandpost.service.incidents import require_role
+
+    with transaction(ctx.engine) as session:
+        incident = load_incident(session, incident_id, lock=True)
+        require_role(session, ctx, incident, requester, doing="request a restore")
+        original = _gate(session, gate_id, incident.id)
+        if original.kind != GateKind.CONTAINMENT.value or original.execution != "executed":
+            raise Conflict(f"gate #{gate_id} is not an executed containment action")
+        body = json.loads(original.payload)
+        spec = _action(ctx.policy_for(incident), body["action"])
+        if not spec.reversible:
+            raise Conflict(f"{body['action']} is irreversible; there is nothing to restore")
+        payload = {
+            **body,
+            "mode": "restore",
+            "restores_gate": gate_id,
+            "recovery_checks": spec.restore_checks,
+        }
+        gate = open_gate(
+            session,
+            ctx,
+            incident,
+            kind=GateKind.RESTORE,
+            subject=body["action"],
+            rule_name="restore",
+            payload=payload,
+            requester=requester,
+            reason=reason,
+        )
+        assert gate.id is not None
+        return gate.id
+
+
+def decide(
+    ctx: Context,
+    gate_id: int,
+    *,
+    actor: str,
+    decision: Decision,
+    reason: str | None = None,
+    seen_hash: str | None = None,
+) -> GateState:
+    from commandpost.service.incidents import apply_severity
+
+    with transaction(ctx.engine) as session:
+        gate = _gate(session, gate_id, None, lock=True)
+        incident = load_incident(session, gate.incident_id)
+        policy = ctx.policy_for(incident)
+        from commandpost.service.context import person_or_refuse
+
+        person_or_refuse(policy, actor)
+        view = _view(session, policy, gate)
+        outcome = rules.decide(
+            view,
+            decision=decision,
+            actor=actor,
+            actor_roles=roles_of(session, policy, incident.id, actor),
+            reason=reason,
+            seen_hash=seen_hash,
+        )
+        now = ctx.now()
+        session.add(
+            m.GateDecision(
+                gate_id=gate_id,
+                person_id=actor,
+                role=outcome.role,
+                decision=decision.value,
+                tier=gate.tier,
+                reason=reason,
+                payload_hash=gate.payload_hash,
+                policy_version=incident.policy_version,
+                at=now,
+            )
+        )
+        audit(
+            session,
+            ctx,
+            incident,
+            actor=actor,
+            kind=f"gate.{decision.value}",
+            gate=gate_id,
+            role=outcome.role,
+            tier=gate.tier + 1,
+            reason=reason,
+            payload_hash=gate.payload_hash,
+            state=outcome.state.value,
+        )
+        gate.state = outcome.state.value
+        if outcome.tier != gate.tier:
+            _move_tier(
+                session, ctx, incident, gate, policy, tier=outcome.tier, why=f"{actor} escalated"
+            )
+        elif outcome.state is GateState.PENDING:
+            needed = policy.gates[gate.rule].required_approvals - len(outcome.approvals)
+            post(
+                session,
+                ctx,
+                incident,
+                f"Gate #{gate_id}: {actor} approved as {outcome.role}; "
+                f"{needed} more approval from a different person and role needed.",
+            )
+        if outcome.state is not GateState.PENDING:
+            gate.decided_at = now
+            timers.cancel(session, incident.id, kind=DeadlineKind.GATE, subject=str(gate_id))
+        if outcome.state is GateState.REJECTED:
+            post(session, ctx, incident, f"Gate #{gate_id} rejected by {actor}: {reason}")
+            direct(
+                session,
+                ctx,
+                incident,
+                gate.requester,
+                f"Your request #{gate_id} ({gate.subject}) was rejected by {actor}: {reason}",
+            )
+        if outcome.approved:
+            approvers = " and ".join(f"{a.person_id} ({a.role})" for a in outcome.approvals)
+            post(session, ctx, incident, f"Gate #{gate_id} approved by {approvers}.")
+            if gate.kind == GateKind.SEVERITY_DOWNGRADE.value:
+                apply_severity(
+                    session,
+                    ctx,
+                    incident,
+                    severity=Severity(gate.subject),
+                    actor=actor,
+                    reason=gate.reason,
+                )
+                gate.execution = "executed"
+                gate.executed_at = now
+            else:
+                _queue_execution(session, ctx, incident, gate, json.loads(gate.payload))
+        session.add(gate)
+        return outcome.state
+
+
+def on_silence(session: Session, ctx: Context, incident: m.Incident, gate: m.Gate) -> str:
+    """A gate's decision deadline passed: escalate, expire, or run the pre-authorised fallback."""
+    policy = ctx.policy_for(incident)
+    outcome = rules.on_silence(_view(session, policy, gate))
+    if outcome.state is GateState.PENDING:
+        _move_tier(
+            session,
+            ctx,
+            incident,
+            gate,
+            policy,
+            tier=outcome.tier,
+            why="no decision by the deadline",
+        )
+        return f"escalated to tier {outcome.tier + 1}"
+    gate.state = outcome.state.value
+    gate.decided_at = ctx.now()
+    session.add(gate)
+    ic = _ic(session, incident)
+    if outcome.state is GateState.EXPIRED:
+        audit(
+            session,
+            ctx,
+            incident,
+            actor="commandpost",
+            kind="gate.expired",
+            gate=gate.id,
+            tier=gate.tier + 1,
+        )
+        text = (
+            f"Gate #{gate.id} ({gate.subject}) EXPIRED with no decision; the action did "
+            "not run. Silence never approves: request it again if it is still needed."
+        )
+        post(session, ctx, incident, text)
+        for person in {gate.requester, ic} - {None}:
+            assert person is not None
+            direct(session, ctx, incident, person, text)
+        return "expired"
+    fallback = policy.gates[gate.rule].fallback
+    assert fallback is not None
+    spec = _action(policy, fallback.action)
+    payload = {
+        "action": fallback.action,
+        "params": dict(fallback.params),
+        "reversible": spec.reversible,
+        "executor": spec.executor.type,
+        "mode": "contain",
+        "fallback_for": gate.id,
+    }
+    audit(
+        session,
+        ctx,
+        incident,
+        actor="commandpost",
+        kind="gate.fallback",
+        gate=gate.id,
+        fallback=payload,
+    )
+    text = (
+        f":rotating_light: Gate #{gate.id} ({gate.subject}) got NO decision from any tier. "
+        f"Running the policy's PRE-AUTHORISED fallback instead: {_describe(payload)}. "
+        f"The requested action ({gate.subject}) did NOT run."
+    )
+    post(session, ctx, incident, text)
+    for person in {gate.requester, ic} - {None}:
+        assert person is not None
+        direct(session, ctx, incident, person, text)
+    _queue_execution(session, ctx, incident, gate, payload)
+    return "fallback"
+
+
+def confirm_manual(ctx: Context, gate_id: int, *, actor: str, note: str | None = None) -> None:
+    from commandpost.service.incidents import require_role
+
+    with transaction(ctx.engine) as session:
+        gate = _gate(session, gate_id, None, lock=True)
+        incident = load_incident(session, gate.incident_id)
+        require_role(session, ctx, incident, actor, doing="confirm a manual step")
+        if gate.execution != "manual_pending":
+            raise Conflict(f"gate #{gate_id} has no manual step waiting (it is {gate.execution})")
+        gate.execution = "executed"
+        gate.executed_at = ctx.now()
+        gate.execution_detail = note
+        session.add(gate)
+        audit(session, ctx, incident, actor=actor, kind="action.confirmed", gate=gate_id, note=note)
+        post(session, ctx, incident, f"{actor} confirmed the manual step of gate #{gate_id}.")
+        mark_contained(session, ctx, incident, gate, actor=actor)
+
+
+def mark_contained(
+    session: Session, ctx: Context, incident: m.Incident, gate: m.Gate, *, actor: str
+) -> None:
+    """The first executed containment action contains the incident (if it was still open)."""
+    from commandpost.service.incidents import apply_status
+
+    if gate.kind != GateKind.CONTAINMENT.value:
+        return
+    if incident.status in (Status.DECLARED.value, Status.INVESTIGATING.value):
+        apply_status(
+            session,
+            ctx,
+            incident,
+            status=Status.CONTAINED,
+            actor=actor,
+            note=f"containment action {gate.subject} executed (gate #{gate.id})",
+        )
+
+
+def list_gates(ctx: Context, incident_id: str) -> list[m.Gate]:
+    with transaction(ctx.engine) as session:
+        incident = load_incident(session, incident_id)
+        query = select(m.Gate).where(m.Gate.incident_id == incident.id).order_by(col(m.Gate.id))
+        return list(session.exec(query))
+
+
+def _queue_execution(
+    session: Session, ctx: Context, incident: m.Incident, gate: m.Gate, payload: dict[str, Any]
+) -> None:
+    assert gate.id is not None
+    gate.execution = "queued"
+    session.add(gate)
+    enqueue(
+        session,
+        ctx,
+        ExecuteAction(
+            gate_id=gate.id,
+            incident_id=incident.id,
+            action=payload["action"],
+            params={"values": payload["params"], "mode": payload.get("mode", "contain")},
+        ),
+    )
+
+
+def _move_tier(
+    session: Session,
+    ctx: Context,
+    incident: m.Incident,
+    gate: m.Gate,
+    policy: Policy,
+    *,
+    tier: int,
+    why: str,
+) -> None:
+    assert gate.id is not None
+    rule = policy.gates[gate.rule]
+    now = ctx.now()
+    gate.tier = tier
+    gate.tier_started_at = now
+    session.add(gate)
+    timers.cancel(session, incident.id, kind=DeadlineKind.GATE, subject=str(gate.id))
+    due_at = rules.tier_deadline(rule, tier=tier, start=now)
+    timers.schedule(session, incident.id, gate_due(gate_id=gate.id, tier=tier, due_at=due_at))
+    audit(
+        session,
+        ctx,
+        incident,
+        actor="commandpost",
+        kind="gate.tier",
+        gate=gate.id,
+        tier=tier + 1,
+        why=why,
+    )
+    roles = rule.tiers[tier].roles
+    post(
+        session,
+        ctx,
+        incident,
+        f"Gate #{gate.id} ({gate.subject}) escalated to tier {tier + 1} "
+        f"({why}): now {', '.join(roles)} may decide, by {due_at:%H:%M}Z.",
+    )
+    for group in roles:
+        for person in policy.groups.get(group, []):
+            direct(
+                session,
+                ctx,
+                incident,
+                person,
+                f"Decision needed on gate #{gate.id} in {incident.id}: {gate.subject}.",
+            )
+
+
+def _view(session: Session, policy: Policy, gate: m.Gate) -> GateView:
+    decisions = session.exec(
+        select(m.GateDecision).where(
+            m.GateDecision.gate_id == gate.id, m.GateDecision.decision == Decision.APPROVE.value
+        )
+    )
+    rule = policy.gates[gate.rule]
+    allowed = set(rule.tiers[gate.tier].roles)
+    approvals = tuple(Approval(d.person_id, d.role) for d in decisions if d.role in allowed)
+    return GateView(
+        state=GateState(gate.state),
+        requester=gate.requester,
+        rule=rule,
+        tier=gate.tier,
+        approvals=approvals,
+        payload_hash=gate.payload_hash,
+    )
+
+
+def _gate(session: Session, gate_id: int, incident_id: str | None, *, lock: bool = False) -> m.Gate:
+    query = select(m.Gate).where(m.Gate.id == gate_id)
+    if lock:
+        query = query.with_for_update()
+    gate = session.exec(query).first()
+    if gate is None or (incident_id is not None and gate.incident_id != incident_id):
+        raise NotFound(f"no gate #{gate_id}" + (f" in {incident_id}" if incident_id else ""))
+    return gate
+
+
+def _action(policy: Policy, name: str) -> ContainmentAction:
+    spec = policy.actions.get(name)
+    if spec is None:
+        raise InvalidInput(
+            f"unknown action {name!r}; the policy has " + ", ".join(sorted(policy.actions))
+        )
+    return spec
+
+
+def _require_active(incident: m.Incident) -> None:
+    if incident.status in (Status.RESOLVED.value, Status.CLOSED.value):
+        raise Conflict(f"{incident.id} is {incident.status}; no new containment")
+
+
+def _ic(session: Session, incident: m.Incident) -> str | None:
+    from commandpost.service.incidents import ic_of
+
+    return ic_of(session, incident)
+
+
+def _describe(payload: dict[str, Any]) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in sorted(payload.get("params", {}).items()))
+    flag = "reversible" if payload.get("reversible", True) else "IRREVERSIBLE"
+    if "action" in payload:
+        return f"{payload['action']}({params}) [{flag}, {payload.get('executor')}]"
+    return ", ".join(f"{k}={v}" for k, v in sorted(payload.items()))

@@ -1,0 +1,42 @@
+"""Incident ids: INC-YYYY-NNNN, numbered per year, unique under concurrency."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from commandpost.errors import InvalidInput
+from commandpost.storage import models as m
+
+_ID = re.compile(r"^INC-(\d{4})-(\d{4,})$")
+
+
+def parse_incident_id(text: str) -> str:
+    cleaned = text.strip().upper()
+    if not _ID.match(cleaned):
+        raise InvalidInput(f"bad incident id {text!r}; ids look like INC-2026-0042")
+    return cleaned
+
+
+def format_incident_id(year: int, number: int) -> str:
+    return f"INC-{year:04d}-{number:04d}"
+
+
+def next_number(session: Session, year: int) -> int:
+    # The unique (year, number) constraint is what guarantees uniqueness; a loser of a race
+    # gets an IntegrityError and the caller retries the whole declaration.
+    current = session.exec(select(func.max(m.Incident.number)).where(m.Incident.year == year)).one()
+    return int(current or 0) + 1
+
+
+def slugify(title: str, *, limit: int) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "incident"
+
+
+def channel_name(incident_id: str, title: str) -> str:
+    """A valid Slack channel name: lowercase, ≤ 80 chars, unique because the id is."""
+    prefix = incident_id.lower() + "-"
+    return prefix + slugify(title, limit=80 - len(prefix))

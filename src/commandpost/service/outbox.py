@@ -1,0 +1,172 @@
+"""Delivering queued effects through the ports, after the change that caused them committed.
+
+Each item is claimed with a conditional update, so two workers never deliver it twice; a
+failing delivery stays queued with its error and is retried on the next pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from commandpost.core.gates import GateKind
+from commandpost.errors import CommandPostError
+from commandpost.service.context import Context, audit, load_incident, post
+from commandpost.service.gates import mark_contained
+from commandpost.storage import models as m
+from commandpost.storage.engine import transaction
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 8
+
+
+def deliver(ctx: Context) -> int:
+    """Deliver pending items, including those queued by deliveries; each is tried once per call."""
+    tried: set[int] = set()
+    delivered = 0
+    while True:
+        with transaction(ctx.engine) as session:
+            ids = [
+                i
+                for i in session.exec(
+                    select(m.OutboxItem.id)
+                    .where(m.OutboxItem.state == "pending")
+                    .order_by(col(m.OutboxItem.id))
+                )
+                if i is not None and i not in tried
+            ]
+        if not ids:
+            return delivered
+        for item_id in ids:
+            tried.add(item_id)
+            if _claim(ctx, item_id):
+                delivered += _deliver_one(ctx, item_id)
+
+
+def _claim(ctx: Context, item_id: int) -> bool:
+    with transaction(ctx.engine) as session:
+        result = session.exec(
+            update(m.OutboxItem)
+            .where(col(m.OutboxItem.id) == item_id, col(m.OutboxItem.state) == "pending")
+            .values(state="sending")
+        )
+        return bool(result.rowcount == 1)
+
+
+def _deliver_one(ctx: Context, item_id: int) -> int:
+    with transaction(ctx.engine) as session:
+        item = session.get(m.OutboxItem, item_id)
+        assert item is not None
+        body = json.loads(item.body)
+    try:
+        if item.kind == "execute":
+            _execute(ctx, item, body)
+        else:
+            _chat(ctx, item, body)
+    except Exception as exc:
+        log.warning(
+            "delivery of outbox item %s (%s) failed: %s", item_id, item.kind, type(exc).__name__
+        )
+        with transaction(ctx.engine) as session:
+            row = session.get(m.OutboxItem, item_id)
+            assert row is not None
+            row.attempts += 1
+            row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            row.state = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
+            session.add(row)
+        return 0
+    with transaction(ctx.engine) as session:
+        row = session.get(m.OutboxItem, item_id)
+        assert row is not None
+        row.state = "delivered"
+        row.attempts += 1
+        row.delivered_at = ctx.now()
+        session.add(row)
+    return 1
+
+
+def _chat(ctx: Context, item: m.OutboxItem, body: dict[str, str]) -> None:
+    if item.kind == "open_channel":
+        assert item.incident_id is not None
+        ctx.chat.open_channel(name=body["name"], topic=body["topic"], incident_id=item.incident_id)
+    elif item.kind == "post":
+        ctx.chat.post(channel=body["channel"], text=body["text"], incident_id=item.incident_id)
+    elif item.kind == "direct":
+        person = ctx.policy.person(body["person_id"])
+        if person is None:
+            raise CommandPostError(f"unknown person {body['person_id']}")
+        ctx.chat.direct(person=person, text=body["text"], incident_id=item.incident_id)
+    else:
+        raise CommandPostError(f"unknown outbox kind {item.kind}")
+
+
+def _execute(ctx: Context, item: m.OutboxItem, body: dict[str, object]) -> None:
+    gate_id = int(str(body["gate_id"]))
+    action = str(body["action"])
+    params = body["params"]
+    assert isinstance(params, dict) and item.incident_id is not None
+    with transaction(ctx.engine) as session:
+        incident = load_incident(session, item.incident_id)
+    policy = ctx.policy_for(incident)
+    spec = policy.actions[action]
+    try:
+        result = ctx.executor.execute(
+            name=action,
+            action=spec,
+            params=dict(params["values"]),
+            mode=str(params["mode"]),
+            gate_id=gate_id,
+            incident_id=incident.id,
+        )
+    except Exception as exc:
+        with transaction(ctx.engine) as session:
+            incident = load_incident(session, item.incident_id)
+            audit(
+                session,
+                ctx,
+                incident,
+                actor="commandpost",
+                kind="action.failed",
+                gate=gate_id,
+                action=action,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+                attempt=item.attempts + 1,
+            )
+        raise
+    with transaction(ctx.engine) as session:
+        incident = load_incident(session, item.incident_id, lock=True)
+        gate = session.get(m.Gate, gate_id)
+        assert gate is not None
+        now = ctx.now()
+        if result.status == "manual":
+            gate.execution = "manual_pending"
+            text = (
+                f"MANUAL STEP for gate #{gate_id}: {action} "
+                f"{json.dumps(params['values'], sort_keys=True)}. {result.detail} "
+                f"Confirm when done: confirm {gate_id}."
+            )
+            kind = "action.manual_pending"
+        else:
+            gate.execution = "executed"
+            gate.executed_at = now
+            text = f"Gate #{gate_id}: {action} executed ({result.detail or 'confirmed'})."
+            kind = "action.executed"
+        gate.execution_detail = result.detail
+        session.add(gate)
+        audit(
+            session,
+            ctx,
+            incident,
+            actor="commandpost",
+            kind=kind,
+            gate=gate_id,
+            action=action,
+            mode=params["mode"],
+            detail=result.detail,
+        )
+        post(session, ctx, incident, text)
+        if gate.execution == "executed" and gate.kind == GateKind.CONTAINMENT.value:
+            mark_contained(session, ctx, incident, gate, actor="commandpost")

@@ -1,0 +1,68 @@
+"""Ports: what the service needs from the outside world, as small protocols."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from commandpost.core.policy import ContainmentAction, Person
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that only moves when told to: drills and tests."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("the clock must start at a timezone-aware time")
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self._now += delta
+        return self._now
+
+    def set(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("times must be timezone-aware")
+        self._now = at.astimezone(UTC)
+
+
+class ChatPort(Protocol):
+    def open_channel(self, *, name: str, topic: str, incident_id: str) -> None: ...
+
+    def post(self, *, channel: str, text: str, incident_id: str | None) -> None: ...
+
+    def direct(self, *, person: Person, text: str, incident_id: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """`done`: the control plane confirmed; `manual`: a human must do it and confirm."""
+
+    status: str
+    detail: str = ""
+
+
+class ExecutorPort(Protocol):
+    def execute(
+        self,
+        *,
+        name: str,
+        action: ContainmentAction,
+        params: dict[str, Any],
+        mode: str,
+        gate_id: int,
+        incident_id: str,
+    ) -> ExecutionResult: ...

@@ -1,0 +1,233 @@
+"""Staffing: paging roles from rotations, acknowledging, assigning and handing over."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from commandpost.core.deadlines import DeadlineKind, ack_due
+from commandpost.core.durations import format_duration
+from commandpost.core.policy import Policy
+from commandpost.core.vocabulary import Role, Severity
+from commandpost.errors import Conflict, NotAuthorised, NotFound
+from commandpost.service import timers
+from commandpost.service.context import (
+    Context,
+    audit,
+    direct,
+    load_incident,
+    person_or_refuse,
+    post,
+)
+from commandpost.storage import models as m
+from commandpost.storage.engine import transaction
+
+
+def active_assignments(session: Session, incident_id: str) -> list[m.RoleAssignment]:
+    query = select(m.RoleAssignment).where(
+        m.RoleAssignment.incident_id == incident_id,
+        m.RoleAssignment.active == True,  # noqa: E712
+    )
+    return list(session.exec(query))
+
+
+def holder(session: Session, incident_id: str, role: Role) -> m.RoleAssignment | None:
+    for row in active_assignments(session, incident_id):
+        if row.role == role.value:
+            return row
+    return None
+
+
+def roles_of(session: Session, policy: Policy, incident_id: str, person_id: str) -> frozenset[str]:
+    """Incident roles the person holds (paged or acknowledged) plus standing policy groups."""
+    held = {r.role for r in active_assignments(session, incident_id) if r.person_id == person_id}
+    groups = {g for g, members in policy.groups.items() if person_id in members}
+    return frozenset(held | groups)
+
+
+def page_role(
+    session: Session,
+    ctx: Context,
+    incident: m.Incident,
+    *,
+    role: Role,
+    chain: list[str],
+    actor: str,
+    why: str,
+) -> m.RoleAssignment:
+    """Make `chain[0]` the pending holder of `role` and start its acknowledgement chain."""
+    policy = ctx.policy_for(incident)
+    now = ctx.now()
+    previous = holder(session, incident.id, role)
+    if previous is not None:
+        previous.active = False
+        previous.ended_at = now
+        session.add(previous)
+        timers.cancel(session, incident.id, kind=DeadlineKind.ACK, subject=role.value)
+    person = person_or_refuse(policy, chain[0])
+    row = m.RoleAssignment(
+        incident_id=incident.id,
+        role=role.value,
+        person_id=person.id,
+        chain=",".join(chain),
+        paged_at=now,
+    )
+    session.add(row)
+    sla = policy.severity(Severity(incident.severity)).ack_sla
+    timers.schedule(
+        session, incident.id, ack_due(role=role.value, step=0, paged_at=now, ack_sla=sla)
+    )
+    audit(
+        session,
+        ctx,
+        incident,
+        actor=actor,
+        kind="role.paged",
+        role=role.value,
+        person=person.id,
+        why=why,
+    )
+    direct(
+        session,
+        ctx,
+        incident,
+        person.id,
+        f"You are paged as {role.value} for {incident.id} ({incident.severity}, "
+        f"{incident.klass}): {incident.title}. Acknowledge within {_fmt(sla)}.",
+    )
+    return row
+
+
+def page_for_severity(session: Session, ctx: Context, incident: m.Incident, *, actor: str) -> None:
+    """Page every role the severity needs that is not already held."""
+    policy = ctx.policy_for(incident)
+    needed = policy.severity(Severity(incident.severity)).page
+    held = {r.role for r in active_assignments(session, incident.id)}
+    for role in needed:
+        if role.value not in held:
+            chain = policy.rotations[role].chain()
+            page_role(
+                session,
+                ctx,
+                incident,
+                role=role,
+                chain=chain,
+                actor=actor,
+                why=f"paged for {incident.severity}",
+            )
+
+
+def acknowledge(
+    ctx: Context, incident_id: str, *, person_id: str, role: Role | None = None
+) -> list[str]:
+    """Acknowledge the roles this person is paged for (or one named role). Returns the roles."""
+    with transaction(ctx.engine) as session:
+        incident = load_incident(session, incident_id, lock=True)
+        person_or_refuse(ctx.policy_for(incident), person_id)
+        now = ctx.now()
+        rows = [
+            r
+            for r in active_assignments(session, incident.id)
+            if (role is None or r.role == role.value)
+            and person_id in r.chain.split(",")[: r.chain_step + 1]
+        ]
+        if not rows:
+            what = role.value if role else "any role"
+            raise NotAuthorised(f"{person_id} is not paged for {what} in {incident.id}")
+        pending = [r for r in rows if r.acknowledged_at is None or r.person_id != person_id]
+        if not pending:
+            raise Conflict(
+                f"{person_id} has already acknowledged " + ", ".join(r.role for r in rows)
+            )
+        for row in pending:
+            row.person_id = person_id
+            row.acknowledged_at = now
+            row.unfilled = False
+            session.add(row)
+            timers.cancel(session, incident.id, kind=DeadlineKind.ACK, subject=row.role)
+            waited = int((now - row.paged_at).total_seconds())
+            audit(
+                session,
+                ctx,
+                incident,
+                actor=person_id,
+                kind="role.acknowledged",
+                role=row.role,
+                seconds_after_page=waited,
+            )
+            post(
+                session,
+                ctx,
+                incident,
+                f"{_name(ctx, incident, person_id)} acknowledged "
+                f"{row.role} ({_fmt_seconds(waited)} after the page).",
+            )
+        if incident.acknowledged_at is None:
+            incident.acknowledged_at = now
+            session.add(incident)
+        return [r.role for r in pending]
+
+
+def assign(
+    ctx: Context,
+    incident_id: str,
+    *,
+    role: Role,
+    person_id: str,
+    actor: str,
+    handover: bool = False,
+) -> None:
+    """Give a role to someone: the IC assigns; the holder (or the IC) hands over."""
+    with transaction(ctx.engine) as session:
+        incident = load_incident(session, incident_id, lock=True)
+        policy = ctx.policy_for(incident)
+        person_or_refuse(policy, actor)
+        person_or_refuse(policy, person_id)
+        current = holder(session, incident.id, role)
+        ic = holder(session, incident.id, Role.INCIDENT_COMMANDER)
+        is_ic = ic is not None and ic.person_id == actor
+        if handover:
+            if current is None:
+                raise NotFound(f"nobody holds {role.value}; use assign")
+            if current.person_id != actor and not is_ic:
+                raise NotAuthorised(
+                    f"only {current.person_id} (the holder) or the IC can hand over"
+                )
+        elif not is_ic and not (role is Role.INCIDENT_COMMANDER and ic is None):
+            raise NotAuthorised("only the incident commander assigns roles")
+        if current is not None and current.person_id == person_id:
+            raise Conflict(f"{person_id} already holds {role.value}")
+        kind = "role.handover" if handover else "role.assigned"
+        audit(
+            session,
+            ctx,
+            incident,
+            actor=actor,
+            kind=kind,
+            role=role.value,
+            person=person_id,
+            previous=current.person_id if current else None,
+        )
+        page_role(session, ctx, incident, role=role, chain=[person_id], actor=actor, why=kind)
+        verb = "handed" if handover else "assigned"
+        post(
+            session,
+            ctx,
+            incident,
+            f"{_name(ctx, incident, actor)} {verb} {role.value} to "
+            f"{_name(ctx, incident, person_id)} (pending acknowledgement).",
+        )
+
+
+def _name(ctx: Context, incident: m.Incident, person_id: str) -> str:
+    person = ctx.policy_for(incident).person(person_id)
+    return person.name if person else person_id
+
+
+def _fmt(delta: timedelta) -> str:
+    return format_duration(delta)
+
+
+def _fmt_seconds(seconds: int) -> str:
+    return format_duration(timedelta(seconds=seconds))

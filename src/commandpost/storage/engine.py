@@ -1,0 +1,63 @@
+"""Engines and transactions for SQLite (embedded default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError
+from sqlmodel import Session
+
+from commandpost.errors import InvalidInput
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            _serialise_sqlite_writers(engine)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ModuleNotFoundError) as exc:
+        raise InvalidInput(f"cannot use database URL: {exc}") from None
+
+
+def _serialise_sqlite_writers(engine: Engine) -> None:
+    """Start every SQLite transaction with BEGIN IMMEDIATE.
+
+    pysqlite begins lazily at the first write, so two connections could both read a gate as
+    pending and then both write. Taking the write lock at BEGIN serialises them, which is what
+    makes "executes exactly once" hold on SQLite too.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll everything back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def lock_audit_chain(session: Session) -> None:
+    """Serialise appends to the audit chain (PostgreSQL); SQLite already serialises writers."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(7431001)"))

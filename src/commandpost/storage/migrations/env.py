@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine
+from sqlmodel import SQLModel
+
+import commandpost.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url")
+target_metadata = SQLModel.metadata
+
+
+def run() -> None:
+    assert url is not None
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run()
