@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -17,9 +18,13 @@ app = typer.Typer(
 )
 
 
+VERB_MODULES = ("policy_cmd", "db_cmd", "incident_cmd", "audit_cmd", "drill_cmd")
+
+
 def _register() -> None:
     # Imported here so each verb module registers itself on `app` without import cycles.
-    from commandpost.cli import policy_cmd  # noqa: F401
+    for name in VERB_MODULES:
+        importlib.import_module(f"commandpost.cli.{name}")
 
 
 def main() -> None:

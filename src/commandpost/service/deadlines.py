@@ -234,10 +234,11 @@ def _fire_cadence(
     if ic is not None:
         direct(session, ctx, incident, ic.person_id, text)
     post(session, ctx, incident, text)
+    # From now, not from the missed due time: a long outage gives one reminder, not a burst.
     timers.schedule(
         session,
         incident.id,
-        due.cadence_due(last_update_at=row.due_at, cadence=cadence, step=row.step + 1),
+        due.cadence_due(last_update_at=at, cadence=cadence, step=row.step + 1),
     )
     return "reminded"
 

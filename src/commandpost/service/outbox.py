@@ -135,6 +135,13 @@ def _execute(ctx: Context, item: m.OutboxItem, body: dict[str, object]) -> None:
                 error=f"{type(exc).__name__}: {exc}"[:300],
                 attempt=item.attempts + 1,
             )
+            post(
+                session,
+                ctx,
+                incident,
+                f"Gate #{gate_id}: running {action} FAILED ({type(exc).__name__}: {exc}); "
+                "the request stays queued and will be retried.",
+            )
         raise
     with transaction(ctx.engine) as session:
         incident = load_incident(session, item.incident_id, lock=True)
