@@ -19,7 +19,8 @@ from commandpost.core.vocabulary import CORE_ROLES, IncidentClass, Role, Severit
 
 def _duration(value: Any) -> Any:
     if isinstance(value, str):
-        return parse_duration(value)
+        # ISO 8601 ("PT5M") is what a stored policy snapshot holds; pydantic parses that.
+        return value if value.startswith("P") else parse_duration(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
     return value

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 
 from commandpost.core import audit as chain
@@ -43,10 +44,16 @@ class Context:
         if version == self.policy.version():
             return self.policy
         if version not in self._policies:
-            from commandpost.storage.engine import transaction
-
-            with transaction(self.engine) as session:
+            # Read through the incident's own session: a second SQLite connection would wait
+            # on the write lock that session already holds.
+            session = object_session(incident)
+            if session is not None:
                 snapshot = session.get(m.PolicySnapshot, version)
+            else:
+                from commandpost.storage.engine import transaction
+
+                with transaction(self.engine) as fresh:
+                    snapshot = fresh.get(m.PolicySnapshot, version)
             if snapshot is None:
                 raise NotFound(f"policy version {version} is not stored")
             self._policies[version] = Policy.model_validate(json.loads(snapshot.body))
