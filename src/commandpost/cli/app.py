@@ -18,7 +18,14 @@ app = typer.Typer(
 )
 
 
-VERB_MODULES = ("policy_cmd", "db_cmd", "incident_cmd", "audit_cmd", "drill_cmd")
+VERB_MODULES = (
+    "policy_cmd",
+    "db_cmd",
+    "incident_cmd",
+    "gate_cmd",
+    "audit_cmd",
+    "drill_cmd",
+)
 
 
 def _register() -> None:

@@ -15,12 +15,19 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from commandpost.core.durations import parse_duration
 from commandpost.core.vocabulary import CORE_ROLES, IncidentClass, Role, Severity
+from commandpost.errors import InvalidInput
 
 
 def _duration(value: Any) -> Any:
     if isinstance(value, str):
         # ISO 8601 ("PT5M") is what a stored policy snapshot holds; pydantic parses that.
-        return value if value.startswith("P") else parse_duration(value)
+        if value.startswith("P"):
+            return value
+        try:
+            return parse_duration(value)
+        except InvalidInput as exc:
+            # pydantic only collects ValueErrors into its report.
+            raise ValueError(str(exc)) from None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)
     return value

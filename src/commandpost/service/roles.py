@@ -231,3 +231,9 @@ def _fmt(delta: timedelta) -> str:
 
 def _fmt_seconds(seconds: int) -> str:
     return format_duration(timedelta(seconds=seconds))
+
+
+def role_holders(ctx: Context, incident_id: str) -> list[m.RoleAssignment]:
+    """Who holds (or has been paged for) each role right now."""
+    with transaction(ctx.engine) as session:
+        return active_assignments(session, incident_id)

@@ -1,0 +1,107 @@
+"""Reading `policy.yml`: YAML with line numbers, validated into a `Policy`.
+
+Every problem is reported at once, each with its YAML path and, where the YAML library knows
+it, the line; a responder fixing a policy should not have to rerun the check once per typo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from commandpost.core.policy import Policy, PolicyCrossReferenceError
+from commandpost.errors import PolicyInvalid
+
+PathPart = str | int
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: tuple[PathPart, ...]
+    message: str
+    line: int | None
+
+    def render(self) -> str:
+        where = ".".join(str(p) for p in self.path) or "(top)"
+        at = f" (line {self.line})" if self.line is not None else ""
+        return f"{where}{at}: {self.message}"
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file, keeping ruamel's line marks; InvalidInput-style errors on bad YAML."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyInvalid([f"cannot read {source}: {exc.strerror}"], source=str(source)) from None
+    try:
+        return YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        raise PolicyInvalid([f"not valid YAML: {exc}"], source=str(source)) from None
+
+
+def line_of(document: Any, path: Sequence[PathPart]) -> int | None:
+    """The 1-based line of the deepest node on `path` that the document has."""
+    node = document
+    line: int | None = None
+    for part in path:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def problems_of(exc: ValidationError, document: Any) -> list[Problem]:
+    found: list[Problem] = []
+    for error in exc.errors():
+        cause = (error.get("ctx") or {}).get("error")
+        base = tuple(p for p in error["loc"])
+        if isinstance(cause, PolicyCrossReferenceError):
+            for path, message in cause.problems:
+                full = base + tuple(path)
+                found.append(Problem(full, message, line_of(document, full)))
+            continue
+        path = _clean(base)
+        message = error["msg"].removeprefix("Value error, ")
+        found.append(Problem(path, message, line_of(document, path)))
+    return found
+
+
+def _clean(loc: tuple[Any, ...]) -> tuple[PathPart, ...]:
+    # pydantic adds validator names ("function-before[...]") into locations; they are not YAML.
+    return tuple(p for p in loc if isinstance(p, int) or "[" not in str(p))
+
+
+def validate(document: Any, *, source: str) -> Policy:
+    if not isinstance(document, dict):
+        raise PolicyInvalid(["the policy must be a YAML mapping"], source=source)
+    try:
+        return Policy.model_validate(_plain(document))
+    except ValidationError as exc:
+        problems = [p.render() for p in problems_of(exc, document)]
+        raise PolicyInvalid(problems, source=source) from None
+
+
+def load_policy(path: str | Path) -> Policy:
+    return validate(read_yaml(path), source=str(path))
+
+
+def _plain(node: Any) -> Any:
+    # ruamel's round-trip types carry comments; pydantic wants plain containers.
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
