@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from commandpost.chat.console import ConsoleChat
 from commandpost.core.policy import Policy
 from commandpost.policy_file import load_policy
 from commandpost.runtime import build_context
+from commandpost.service import roles
 from commandpost.service.context import Context
 from commandpost.service.ports import ExecutorPort, ManualClock
 from commandpost.storage.migrate import upgrade
@@ -70,24 +71,51 @@ def chat(clock: ManualClock) -> ConsoleChat:
     return ConsoleChat(clock)
 
 
+MakeCtx = Callable[..., Context]
+
+
 @pytest.fixture
 def make_ctx(
     db_url: str, policy: Policy, clock: ManualClock, chat: ConsoleChat
-) -> object:
-    """Build a Context on this test's database; pass `executor=` to swap the executor port."""
+) -> Iterator[MakeCtx]:
+    """Build Contexts on this test's database; pass `executor=` to swap the executor port.
+
+    Engines are disposed at teardown: an unclosed connection would be a warning, and warnings
+    are errors here.
+    """
+    built: list[Context] = []
 
     def build(executor: ExecutorPort | None = None, *, use_policy: Policy | None = None) -> Context:
-        return build_context(
+        made = build_context(
             database_url=db_url,
             policy=use_policy or policy,
             clock=clock,
             chat=chat,
             executor=executor,
         )
+        built.append(made)
+        return made
 
-    return build
+    yield build
+    for made in built:
+        made.engine.dispose()
 
 
 @pytest.fixture
-def ctx(make_ctx: object) -> Context:
-    return make_ctx()  # type: ignore[operator,no-any-return]
+def ctx(make_ctx: MakeCtx) -> Context:
+    return make_ctx()
+
+
+def staff(ctx: Context, incident_id: str, *people: str) -> None:
+    """Have `people` (or everyone paged and not yet acknowledged) acknowledge their roles.
+
+    A role is not staffed until its person acknowledges, and only staffed roles decide gates:
+    tests that approve as a paged responder staff the incident first.
+    """
+    if not people:
+        waiting = [
+            r.person_id for r in roles.role_holders(ctx, incident_id) if r.acknowledged_at is None
+        ]
+        people = tuple(dict.fromkeys(waiting))
+    for person in people:
+        roles.acknowledge(ctx, incident_id, person_id=person)

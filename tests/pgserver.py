@@ -47,7 +47,15 @@ class PgServer:
 
     def stop(self) -> None:
         subprocess.run(
-            [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate", "stop"],
+            [
+                *self.as_user,
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-m",
+                "immediate",
+                "stop",
+            ],
             capture_output=True,
             check=False,
         )
@@ -69,9 +77,22 @@ def start() -> PgServer | None:
     run = [*as_user, str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres", "-A", "trust"]
     subprocess.run(run, check=True, capture_output=True)
     port = _free_port()
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
+    options = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
+    )
     subprocess.run(
-        [*as_user, str(bindir / "pg_ctl"), "-D", str(datadir), "-o", options, "-w", "-l", str(root / "log"), "start"],
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(root / "log"),
+            "start",
+        ],
         check=True,
         capture_output=True,
     )

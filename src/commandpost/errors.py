@@ -10,7 +10,8 @@
     │   └── Conflict                 already decided, already closed, already holds the role
     ├── NotMigrated                  the database schema is behind; says what to run
     ├── DeliveryFailed               a chat or executor call failed; the intent stays queued
-    └── AuditChainBroken             verification found an altered, removed or reordered event
+    ├── AuditChainBroken             verification found an altered, removed or reordered event
+    └── DrillFailed                  a drill ran but an expectation did not hold; exit 1
 
 Each error carries a message fit to show a responder as it is.
 """
@@ -66,3 +67,7 @@ class AuditChainBroken(CommandPostError):
         self.first_bad_seq = first_bad_seq
         self.reason = reason
         super().__init__(f"audit chain broken at seq {first_bad_seq}: {reason}")
+
+
+class DrillFailed(CommandPostError):
+    """A drill ran, but the incident did not go the way its expectations said."""

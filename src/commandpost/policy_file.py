@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from commandpost.core.policy import Policy, PolicyCrossReferenceError
 from commandpost.errors import PolicyInvalid
@@ -43,8 +43,14 @@ def read_yaml(path: str | Path) -> Any:
         raise PolicyInvalid([f"cannot read {source}: {exc.strerror}"], source=str(source)) from None
     try:
         return YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = "; ".join(str(p) for p in (exc.context, exc.problem) if p)
+        problem = Problem((), f"not valid YAML: {what}", line)
+        raise PolicyInvalid([problem.render()], source=str(source)) from None
     except YAMLError as exc:
-        raise PolicyInvalid([f"not valid YAML: {exc}"], source=str(source)) from None
+        raise PolicyInvalid([f"(top): not valid YAML: {exc}"], source=str(source)) from None
 
 
 def line_of(document: Any, path: Sequence[PathPart]) -> int | None:
@@ -86,7 +92,15 @@ def _clean(loc: tuple[Any, ...]) -> tuple[PathPart, ...]:
 
 def validate(document: Any, *, source: str) -> Policy:
     if not isinstance(document, dict):
-        raise PolicyInvalid(["the policy must be a YAML mapping"], source=source)
+        found = (
+            "an empty file"
+            if document is None
+            else "a list"
+            if isinstance(document, list)
+            else f"the scalar {document!r}"
+        )
+        problem = Problem((), f"the policy must be a YAML mapping, not {found}", 1)
+        raise PolicyInvalid([problem.render()], source=source)
     try:
         return Policy.model_validate(_plain(document))
     except ValidationError as exc:

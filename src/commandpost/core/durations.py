@@ -26,7 +26,10 @@ def parse_duration(text: str) -> timedelta:
         raise InvalidInput(f"bad duration {text!r}; write it like 5m, 4h, 1d or 1h30m")
     if seconds <= 0:
         raise InvalidInput(f"duration {text!r} must be longer than zero")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise InvalidInput(f"duration {text!r} is too long") from None
 
 
 def format_duration(value: timedelta) -> str:

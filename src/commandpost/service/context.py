@@ -73,6 +73,9 @@ def load_incident(session: Session, incident_id: str, *, lock: bool = False) -> 
     key = parse_incident_id(incident_id)
     query = select(m.Incident).where(m.Incident.id == key)
     if lock:
+        # Every write ends by appending to the audit chain; taking that lock before any row
+        # lock gives all writers one lock order, so PostgreSQL replicas cannot deadlock.
+        lock_audit_chain(session)
         query = query.with_for_update()
     incident = session.exec(query).first()
     if incident is None:

@@ -16,7 +16,7 @@ from commandpost.service.context import Context, audit, direct, enqueue, load_in
 from commandpost.service.gates import on_silence
 from commandpost.service.roles import holder
 from commandpost.storage import models as m
-from commandpost.storage.engine import transaction
+from commandpost.storage.engine import lock_audit_chain, transaction
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,19 @@ def fire_due(ctx: Context, *, now: datetime | None = None, limit: int = 1000) ->
     while len(fired) < limit:
         at = now or ctx.now()
         with transaction(ctx.engine) as session:
+            due_now = (m.Deadline.state == "pending", m.Deadline.due_at <= at)
             query = (
                 select(m.Deadline)
-                .where(m.Deadline.state == "pending", m.Deadline.due_at <= at)
+                .where(*due_now)
                 .order_by(col(m.Deadline.due_at), col(m.Deadline.id))
                 .limit(1)
             )
             if session.get_bind().dialect.name == "postgresql":
+                # Poll without locks; when something is due, take the audit-chain lock before
+                # the row lock: the order every writer uses (see load_incident).
+                if session.exec(select(m.Deadline.id).where(*due_now).limit(1)).first() is None:
+                    break
+                lock_audit_chain(session)
                 query = query.with_for_update(skip_locked=True)
             row = session.exec(query).first()
             if row is None:

@@ -13,13 +13,13 @@ from commandpost.core.effects import ExecuteAction
 from commandpost.core.gates import Approval, Decision, GateKind, GateState, GateView
 from commandpost.core.policy import ContainmentAction, Policy
 from commandpost.core.vocabulary import Severity, Status
-from commandpost.errors import Conflict, InvalidInput, NotFound
+from commandpost.errors import Conflict, InvalidInput, NotAuthorised, NotFound
 from commandpost.service import timers
 from commandpost.service.context import Context, audit, direct, enqueue, load_incident, post
 from commandpost.service.params import coerce_params
-from commandpost.service.roles import roles_of
+from commandpost.service.roles import refusal_hint, roles_of
 from commandpost.storage import models as m
-from commandpost.storage.engine import transaction
+from commandpost.storage.engine import lock_audit_chain, transaction
 
 
 def open_gate(
@@ -176,15 +176,26 @@ def decide(
         from commandpost.service.context import person_or_refuse
 
         person_or_refuse(policy, actor)
+        if decision is Decision.APPROVE and gate.kind == GateKind.SEVERITY_DOWNGRADE.value:
+            asked_from = json.loads(gate.payload)["from"]
+            if gate.state == GateState.PENDING.value and incident.severity != asked_from:
+                # What was asked (from → to) is no longer what approving would do.
+                raise Conflict(
+                    f"gate #{gate_id} asked to go from {asked_from} to {gate.subject}, but "
+                    f"{incident.id} is now {incident.severity}; reject it and ask again"
+                )
         view = _view(session, policy, gate)
-        outcome = rules.decide(
-            view,
-            decision=decision,
-            actor=actor,
-            actor_roles=roles_of(session, policy, incident.id, actor),
-            reason=reason,
-            seen_hash=seen_hash,
-        )
+        try:
+            outcome = rules.decide(
+                view,
+                decision=decision,
+                actor=actor,
+                actor_roles=roles_of(session, policy, incident.id, actor, staffed_only=True),
+                reason=reason,
+                seen_hash=seen_hash,
+            )
+        except NotAuthorised as exc:
+            raise NotAuthorised(f"{exc}{refusal_hint(session, incident.id, actor)}") from None
         now = ctx.now()
         session.add(
             m.GateDecision(
@@ -355,6 +366,10 @@ def mark_contained(
 
     if gate.kind != GateKind.CONTAINMENT.value:
         return
+    ran = gate.subject
+    fallback = ctx.policy_for(incident).gates[gate.rule].fallback
+    if gate.state == GateState.FALLBACK.value and fallback is not None:
+        ran = f"{fallback.action} (pre-authorised fallback for {gate.subject})"
     if incident.status in (Status.DECLARED.value, Status.INVESTIGATING.value):
         apply_status(
             session,
@@ -362,7 +377,7 @@ def mark_contained(
             incident,
             status=Status.CONTAINED,
             actor=actor,
-            note=f"containment action {gate.subject} executed (gate #{gate.id})",
+            note=f"containment action {ran} executed (gate #{gate.id})",
         )
 
 
@@ -461,6 +476,7 @@ def _view(session: Session, policy: Policy, gate: m.Gate) -> GateView:
 def _gate(session: Session, gate_id: int, incident_id: str | None, *, lock: bool = False) -> m.Gate:
     query = select(m.Gate).where(m.Gate.id == gate_id)
     if lock:
+        lock_audit_chain(session)  # before the row lock: see load_incident
         query = query.with_for_update()
     gate = session.exec(query).first()
     if gate is None or (incident_id is not None and gate.incident_id != incident_id):

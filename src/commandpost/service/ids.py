@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, select
 
 from commandpost.errors import InvalidInput
@@ -26,7 +26,11 @@ def format_incident_id(year: int, number: int) -> str:
 
 def next_number(session: Session, year: int) -> int:
     # The unique (year, number) constraint is what guarantees uniqueness; a loser of a race
-    # gets an IntegrityError and the caller retries the whole declaration.
+    # gets an IntegrityError and the caller retries the whole declaration. On PostgreSQL the
+    # year's numbering is also serialised until commit, so a burst of declarations does not
+    # exhaust those retries (SQLite already serialises writers with BEGIN IMMEDIATE).
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(7431002, :year)"), {"year": year})
     current = session.exec(select(func.max(m.Incident.number)).where(m.Incident.year == year)).one()
     return int(current or 0) + 1
 

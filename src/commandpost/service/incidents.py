@@ -146,7 +146,7 @@ def enqueue_channel_open(session: Session, ctx: Context, incident: m.Incident) -
 
 def _schedule_sla_timers(session: Session, ctx: Context, incident: m.Incident) -> None:
     spec = ctx.policy_for(incident).severity(Severity(incident.severity))
-    if incident.contained_at is None:
+    if incident.contained_at is None and not _mitigation_breached(session, incident.id):
         mitigation = due.mitigation_due(
             declared_at=incident.declared_at, sla=spec.first_mitigation_sla
         )
@@ -157,6 +157,18 @@ def _schedule_sla_timers(session: Session, ctx: Context, incident: m.Incident) -
         incident.id,
         due.cadence_due(last_update_at=incident.last_update_at, cadence=spec.update_cadence),
     )
+
+
+def _mitigation_breached(session: Session, incident_id: str) -> bool:
+    """The first-mitigation breach is announced once, whatever the severity does after it."""
+    fired = session.exec(
+        select(m.Deadline.id).where(
+            m.Deadline.incident_id == incident_id,
+            m.Deadline.kind == due.DeadlineKind.MITIGATION_SLA.value,
+            m.Deadline.state == "fired",
+        )
+    ).first()
+    return fired is not None
 
 
 def require_role(

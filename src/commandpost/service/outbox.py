@@ -122,8 +122,10 @@ def _execute(ctx: Context, item: m.OutboxItem, body: dict[str, object]) -> None:
             incident_id=incident.id,
         )
     except Exception as exc:
+        attempt = item.attempts + 1
+        final = attempt >= MAX_ATTEMPTS
         with transaction(ctx.engine) as session:
-            incident = load_incident(session, item.incident_id)
+            incident = load_incident(session, item.incident_id, lock=True)
             audit(
                 session,
                 ctx,
@@ -133,14 +135,26 @@ def _execute(ctx: Context, item: m.OutboxItem, body: dict[str, object]) -> None:
                 gate=gate_id,
                 action=action,
                 error=f"{type(exc).__name__}: {exc}"[:300],
-                attempt=item.attempts + 1,
+                attempt=attempt,
+                final=final,
             )
+            if final:
+                # The outbox parks the item after this attempt: say so, and mark the gate.
+                gate = session.get(m.Gate, gate_id)
+                assert gate is not None
+                gate.execution = "failed"
+                session.add(gate)
             post(
                 session,
                 ctx,
                 incident,
                 f"Gate #{gate_id}: running {action} FAILED ({type(exc).__name__}: {exc}); "
-                "the request stays queued and will be retried.",
+                + (
+                    f"GAVE UP after {attempt} attempts: the action did NOT run; "
+                    "do it by hand or request it again."
+                    if final
+                    else "the request stays queued and will be retried."
+                ),
             )
         raise
     with transaction(ctx.engine) as session:

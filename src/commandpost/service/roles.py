@@ -39,11 +39,43 @@ def holder(session: Session, incident_id: str, role: Role) -> m.RoleAssignment |
     return None
 
 
-def roles_of(session: Session, policy: Policy, incident_id: str, person_id: str) -> frozenset[str]:
-    """Incident roles the person holds (paged or acknowledged) plus standing policy groups."""
-    held = {r.role for r in active_assignments(session, incident_id) if r.person_id == person_id}
+def roles_of(
+    session: Session,
+    policy: Policy,
+    incident_id: str,
+    person_id: str,
+    *,
+    staffed_only: bool = False,
+) -> frozenset[str]:
+    """Incident roles the person holds, plus standing policy groups.
+
+    `staffed_only` counts acknowledged roles only: a paged role is not staffed until its
+    person acknowledges (DESIGN.md), and a gate decision needs a staffed role. Lesser steps
+    (a note, a status change) accept the person paged for the role.
+    """
+    held = {
+        r.role
+        for r in active_assignments(session, incident_id)
+        if r.person_id == person_id and (r.acknowledged_at is not None or not staffed_only)
+    }
     groups = {g for g, members in policy.groups.items() if person_id in members}
     return frozenset(held | groups)
+
+
+def paged_not_acknowledged(session: Session, incident_id: str, person_id: str) -> list[str]:
+    """Roles the person was paged for and has not acknowledged: named in refusals."""
+    return sorted(
+        r.role
+        for r in active_assignments(session, incident_id)
+        if r.person_id == person_id and r.acknowledged_at is None
+    )
+
+
+def refusal_hint(session: Session, incident_id: str, person_id: str) -> str:
+    waiting = paged_not_acknowledged(session, incident_id, person_id)
+    if not waiting:
+        return ""
+    return f" (you were paged as {', '.join(waiting)}: acknowledge first, then decide)"
 
 
 def page_role(
@@ -135,7 +167,15 @@ def acknowledge(
         if not rows:
             what = role.value if role else "any role"
             raise NotAuthorised(f"{person_id} is not paged for {what} in {incident.id}")
-        pending = [r for r in rows if r.acknowledged_at is None or r.person_id != person_id]
+        # Once someone down the chain has acknowledged, the role is staffed: an earlier
+        # person acknowledging late must not silently take it over (that is a handover).
+        pending = [r for r in rows if r.acknowledged_at is None]
+        taken = [r for r in rows if r.acknowledged_at is not None and r.person_id != person_id]
+        if not pending and taken:
+            raise Conflict(
+                f"{taken[0].role} is held by {taken[0].person_id}, who acknowledged it; "
+                "ask them or the incident commander to hand it over"
+            )
         if not pending:
             raise Conflict(
                 f"{person_id} has already acknowledged " + ", ".join(r.role for r in rows)

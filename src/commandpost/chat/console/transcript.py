@@ -18,7 +18,9 @@ class TranscriptLine:
     incident_id: str | None
 
     def render(self) -> str:
-        return f"[{self.at:%Y-%m-%d %H:%M:%S}Z] {self.where:<28} {self.text}"
+        # Incident channel names run to 80 characters; the column keeps the text aligned.
+        where = self.where if len(self.where) <= 28 else self.where[:27] + "…"
+        return f"[{self.at:%Y-%m-%d %H:%M:%S}Z] {where:<28} {self.text}"
 
 
 class ConsoleChat:

@@ -1,0 +1,1 @@
+"""Slack transport: everything that knows about slack_bolt and slack_sdk lives here."""

@@ -1,0 +1,513 @@
+"""The text of Slack's `/incident` slash command, parsed into one typed command.
+
+Pure: the standard library and commandpost's own words only (no Slack SDK), so it can be
+tested on its own and reused by anything that reads `/incident …` text.
+
+    parse(text) -> Command         one frozen dataclass per subcommand; raises UsageError
+    render(cmd) -> str             the text Slack would send for `cmd`; parse(render(c)) == c
+    USAGE[sub], SUMMARY[sub]       the usage line and purpose of each subcommand
+    help_text(topic=None)          plain-text help, for all subcommands or one
+    needs_incident_channel(cmd)    False for declare, list and help
+
+Words follow shell-like quoting: "double" and 'single' quotes, and the curly ones Slack
+clients type, group words; inside double quotes a backslash escapes a quote or a backslash.
+Unlike a shell, a backslash elsewhere is an ordinary character, so a pattern such as
+`pattern=\\d{3}` arrives intact. A Slack entity (`<@U1|ann>`, `<#C1|x>`, `<https://…|…>`)
+is always one word. Free text at the end of a command (title, note, reason, summary) is
+taken as typed, so "don't" needs no quoting; a single quoted string there is unquoted.
+
+Free text and parameter values are plain text: Slack's `&amp; &lt; &gt;` are decoded,
+links become their URL, and mentions become `@name` (or `@U…` when Slack sent no name).
+Only `assign` and `handover` read a mention as a person, and they need Slack's `<@U…>` form.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import ClassVar, NoReturn, TypeAlias, TypeVar
+
+from commandpost.core.vocabulary import IncidentClass, Role, Severity, Status
+from commandpost.errors import InvalidInput
+
+# Each subcommand's usage line (after `/incident `) and purpose, in help order.
+_HELP: dict[str, tuple[str, str]] = {
+    "declare": ('declare [sev] [class] ["title"]', "declare an incident (no arguments: a form)"),
+    "ack": ("ack [role]", "acknowledge the role you were paged for"),
+    "assign": ("assign <role> @user", "give a role to someone"),
+    "handover": ("handover <role> @user", "hand your role over"),
+    "sev": ("sev <level> [reason]", "change severity (a downgrade asks for approval)"),
+    "status": ("status <status> [note]", "move the incident on"),
+    "contain": ("contain <action> key=value… [-- reason]", "request a containment action (a gate)"),
+    "note": ("note <text>", "add a note to the timeline"),
+    "evidence": ("evidence <text or link>", "record evidence (sealed; redacted here)"),
+    "timeline": ("timeline", "show the timeline"),
+    "roles": ("roles", "who holds which role"),
+    "resolve": ("resolve <summary>", "resolve the incident"),
+    "close": ("close", "close after the post-incident review"),
+    "approve": ("approve <gate> [reason]", "approve a gate (the button does the same)"),
+    "reject": ("reject <gate> <reason>", "reject a gate, saying why"),
+    "escalate": ("escalate <gate> [reason]", "pass a gate to the next tier of deciders"),
+    "confirm": ("confirm <gate> [note]", "confirm a manual containment step was done"),
+    "list": ("list", "open incidents (works anywhere)"),
+    "help": ("help [subcommand]", "this message (works anywhere)"),
+}
+USAGE: dict[str, str] = {name: line for name, (line, _) in _HELP.items()}
+SUMMARY: dict[str, str] = {name: purpose for name, (_, purpose) in _HELP.items()}
+
+_E = TypeVar("_E", bound=Enum)
+_ALIASES = {"acknowledge": "ack", "severity": "sev", "ls": "list", "?": "help", "--help": "help"}
+_ANYWHERE = frozenset({"declare", "list", "help"})
+
+
+class UsageError(InvalidInput):
+    """Malformed `/incident` text. `subcommand` is always a key of USAGE (for an unknown
+    subcommand: the closest one, else "help"); `usage` is its usage line; `problem` says
+    what is wrong; the message is both, fit to show as it is."""
+
+    def __init__(self, subcommand: str, problem: str) -> None:
+        self.subcommand = subcommand if subcommand in USAGE else "help"
+        self.usage = USAGE[self.subcommand]
+        self.problem = problem
+        super().__init__(f"{problem}\nUsage: /incident {self.usage}")
+
+
+# ------------------------------------------------------------------------------ commands
+@dataclass(frozen=True)
+class Declare:
+    subcommand: ClassVar[str] = "declare"
+    severity: Severity
+    klass: IncidentClass
+    title: str
+
+
+@dataclass(frozen=True)
+class DeclareModal:
+    """`declare` without a title: open the form, with whatever was given chosen."""
+
+    subcommand: ClassVar[str] = "declare"
+    severity: Severity | None = None
+    klass: IncidentClass | None = None
+
+
+@dataclass(frozen=True)
+class Ack:
+    subcommand: ClassVar[str] = "ack"
+    role: Role | None = None
+
+
+@dataclass(frozen=True)
+class Assign:
+    subcommand: ClassVar[str] = "assign"
+    role: Role
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Handover:
+    subcommand: ClassVar[str] = "handover"
+    role: Role
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Sev:
+    subcommand: ClassVar[str] = "sev"
+    severity: Severity
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    subcommand: ClassVar[str] = "status"
+    status: Status
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Contain:
+    subcommand: ClassVar[str] = "contain"
+    action: str
+    params: dict[str, str] = field(default_factory=dict, hash=False)
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Note:
+    subcommand: ClassVar[str] = "note"
+    text: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    subcommand: ClassVar[str] = "evidence"
+    text: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    subcommand: ClassVar[str] = "timeline"
+
+
+@dataclass(frozen=True)
+class Roles:
+    subcommand: ClassVar[str] = "roles"
+
+
+@dataclass(frozen=True)
+class Resolve:
+    subcommand: ClassVar[str] = "resolve"
+    summary: str
+
+
+@dataclass(frozen=True)
+class Close:
+    subcommand: ClassVar[str] = "close"
+
+
+@dataclass(frozen=True)
+class Approve:
+    subcommand: ClassVar[str] = "approve"
+    gate_id: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    subcommand: ClassVar[str] = "reject"
+    gate_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Escalate:
+    subcommand: ClassVar[str] = "escalate"
+    gate_id: int
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Confirm:
+    subcommand: ClassVar[str] = "confirm"
+    gate_id: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class List:
+    subcommand: ClassVar[str] = "list"
+
+
+@dataclass(frozen=True)
+class Help:
+    subcommand: ClassVar[str] = "help"
+    topic: str | None = None
+
+
+Command: TypeAlias = (
+    Declare | DeclareModal | Ack | Assign | Handover | Sev | StatusChange | Contain | Note
+    | Evidence | Timeline | Roles | Resolve | Close | Approve | Reject | Escalate | Confirm
+    | List | Help
+)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------- words
+_SMART = str.maketrans("\u201c\u201d\u2018\u2019", "\"\"''")  # curly quotes: “ ” and single
+_QUOTES = "\"'\u201c\u201d\u2018\u2019"
+_SEPARATORS = frozenset({"--", "\u2014", "\u2013"})  # clients turn a typed `--` into a dash
+_ENTITY_AT = re.compile(r"<[^<>]*>")
+_ENTITY = re.compile(r"<([^<>]*)>")
+_HTML = re.compile(r"&(amp|lt|gt);")
+_HTML_CHARS = {"amp": "&", "lt": "<", "gt": ">"}
+_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^<>]*)?>")
+_GATE = re.compile(r"#?([0-9]{1,18})")
+_ACTION = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_BARE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+
+
+def _entity(match: re.Match[str]) -> str:
+    target, _, label = match.group(1).partition("|")
+    if target[:1] in ("@", "#"):
+        return target[0] + (label or target[1:])
+    if target[:1] == "!":  # <!here>, <!subteam^S1|@team>, <!date^…|fallback>
+        return label or "@" + target[1:].split("^")[0]
+    return target  # a link: its URL
+
+
+def _plain(text: str) -> str:
+    """Slack's escaped text as plain text (see the module docstring)."""
+    return _HTML.sub(lambda m: _HTML_CHARS[m.group(1)], _ENTITY.sub(_entity, text))
+
+
+class _Words:
+    """Reads shell-like words off the front of the text and leaves the rest as typed."""
+
+    def __init__(self, text: str, subcommand: str = "help") -> None:
+        self.text = text
+        self.src = text.translate(_SMART)  # same length: decisions here, characters from text
+        self.pos = 0
+        self.subcommand = subcommand
+
+    def fail(self, problem: str) -> NoReturn:
+        raise UsageError(self.subcommand, problem)
+
+    def next(self) -> tuple[str, bool] | None:
+        """The next word and whether it was bare (no quotes); None at the end."""
+        src, text, n = self.src, self.text, len(self.src)
+        i = self.pos
+        while i < n and src[i].isspace():
+            i += 1
+        out: list[str] = []
+        bare = True
+        if i == n:
+            self.pos = i
+            return None
+        while i < n and not src[i].isspace():
+            quote = src[i]
+            if quote in ("'", '"'):
+                bare, opened = False, i
+                i += 1
+                while True:
+                    if i == n:
+                        self.fail(f"the quote {text[opened]} is never closed")
+                    if src[i] == quote:
+                        i += 1
+                        break
+                    if quote == '"' and src[i] == "\\" and src[i + 1 : i + 2] in ('"', "\\"):
+                        i += 1
+                    out.append(text[i])
+                    i += 1
+            elif entity := _ENTITY_AT.match(src, i):
+                out.append(text[i : entity.end()])
+                i = entity.end()
+            else:
+                out.append(text[i])
+                i += 1
+        self.pos = i
+        return "".join(out), bare
+
+    def word(self, what: str) -> str:
+        got = self.next()
+        if got is None:
+            self.fail(f"{self.subcommand} needs {what}")
+        return got[0]
+
+    def rest(self) -> str:
+        """Everything left, as plain text; one quoted string is unquoted."""
+        raw = self.text[self.pos :].strip()
+        self.pos = len(self.text)
+        if raw and raw[0] in _QUOTES:
+            words = _Words(raw)
+            try:
+                first, second = words.next(), words.next()
+            except UsageError:
+                first = second = None
+            if first is not None and second is None:
+                raw = first[0]
+        return _plain(raw).strip()
+
+    def done(self) -> None:
+        extra = self.text[self.pos :].strip()
+        if extra:
+            self.fail(f"{self.subcommand} does not take {extra!r}")
+
+
+# ----------------------------------------------------------------------------- parsing
+def _vocab(w: _Words, parse_word: Callable[[str], _E], word: str) -> _E:
+    try:
+        return parse_word(_plain(word))
+    except InvalidInput as err:
+        w.fail(str(err))
+
+
+def _try(parse_word: Callable[[str], _E], word: str) -> _E | None:
+    try:
+        return parse_word(_plain(word))
+    except InvalidInput:
+        return None
+
+
+def _user(w: _Words) -> str:
+    word = w.word("a person: @mention them")
+    if match := _MENTION.fullmatch(word):
+        return match.group(1)
+    if word.startswith("@"):
+        w.fail(f"{word} is not a Slack mention: pick the person from the @ autocomplete list")
+    w.fail(f"expected an @mention of a person, not {_plain(word)!r}")
+
+
+def _gate(w: _Words) -> int:
+    word = w.word("a gate number")
+    match = _GATE.fullmatch(word)
+    if match is None or int(match.group(1)) == 0:
+        w.fail(f"{word!r} is not a gate number (like 12)")
+    return int(match.group(1))
+
+
+def _declare(w: _Words) -> Declare | DeclareModal:
+    severity: Severity | None = None
+    klass: IncidentClass | None = None
+    while severity is None or klass is None:
+        got = w.next()
+        if got is None:
+            return DeclareModal(severity, klass)
+        word = got[0]
+        if severity is None and (level := _try(Severity.parse, word)) is not None:
+            severity = level
+        elif klass is None and (kind := _try(IncidentClass.parse, word)) is not None:
+            klass = kind
+        elif klass is None and severity is None:
+            levels = ", ".join(s.value.lower() for s in Severity)
+            w.fail(f"{word!r} is neither a severity ({levels}) nor a class (see /incident help)")
+        elif klass is None:
+            _vocab(w, IncidentClass.parse, word)  # raises, listing the classes
+        else:
+            _vocab(w, Severity.parse, word)  # raises, listing the levels
+    title = w.rest()
+    return Declare(severity, klass, title) if title else DeclareModal(severity, klass)
+
+
+def _ack(w: _Words) -> Ack:
+    got = w.next()
+    role = None if got is None else _vocab(w, Role.parse, got[0])
+    w.done()
+    return Ack(role)
+
+
+def _role_and_user(w: _Words) -> tuple[Role, str]:
+    role = _vocab(w, Role.parse, w.word("a role"))
+    user = _user(w)
+    w.done()
+    return role, user
+
+
+def _contain(w: _Words) -> Contain:
+    action = w.word("an action from the catalogue").lower()
+    if not _ACTION.fullmatch(action):
+        w.fail(f"{action!r} is not an action name (like rollback_model)")
+    params: dict[str, str] = {}
+    reason: str | None = None
+    while (got := w.next()) is not None:
+        word, bare = got
+        if bare and word in _SEPARATORS:
+            reason = w.rest() or w.fail("write the reason after --, or leave -- out")
+            break
+        key, sep, value = word.partition("=")
+        if not sep or not _KEY.fullmatch(key):
+            w.fail(f"parameters are key=value; got {_plain(word)!r} (a reason goes after --)")
+        if key in params:
+            w.fail(f"parameter {key!r} given twice")
+        params[key] = _plain(value)
+    return Contain(action, params, reason)
+
+
+def _help(w: _Words) -> Help:
+    got = w.next()
+    if got is None:
+        return Help()
+    w.done()
+    topic = _ALIASES.get(got[0].lower(), got[0].lower())
+    if topic not in USAGE:
+        w.fail(f"there is no subcommand {got[0]!r}")
+    return Help(topic)
+
+
+def _no_args(make: Callable[[], Command]) -> Callable[[_Words], Command]:
+    def parse_none(w: _Words) -> Command:
+        w.done()
+        return make()
+
+    return parse_none
+
+
+_PARSERS: dict[str, Callable[[_Words], Command]] = {
+    "declare": _declare,
+    "ack": _ack,
+    "assign": lambda w: Assign(*_role_and_user(w)),
+    "handover": lambda w: Handover(*_role_and_user(w)),
+    "sev": lambda w: Sev(_vocab(w, Severity.parse, w.word("a level")), w.rest() or None),
+    "status": lambda w: StatusChange(_vocab(w, Status.parse, w.word("a status")), w.rest() or None),
+    "contain": _contain,
+    "note": lambda w: Note(w.rest() or w.fail("note needs some text")),
+    "evidence": lambda w: Evidence(w.rest() or w.fail("evidence needs a text or a link")),
+    "timeline": _no_args(Timeline),
+    "roles": _no_args(Roles),
+    "resolve": lambda w: Resolve(w.rest() or w.fail("resolve needs a summary")),
+    "close": _no_args(Close),
+    "approve": lambda w: Approve(_gate(w), w.rest() or None),
+    "reject": lambda w: Reject(_gate(w), w.rest() or w.fail("reject needs a reason")),
+    "escalate": lambda w: Escalate(_gate(w), w.rest() or None),
+    "confirm": lambda w: Confirm(_gate(w), w.rest() or None),
+    "list": _no_args(List),
+    "help": _help,
+}
+
+
+def parse(text: str) -> Command:
+    """The command in a slash command's `text`; empty text is `Help()`.
+
+    Raises UsageError (an InvalidInput) for anything malformed, and nothing else."""
+    words = _Words(text)
+    got = words.next()
+    if got is None:
+        return Help()
+    typed = got[0]
+    name = _ALIASES.get(typed.lower(), typed.lower())
+    parser = _PARSERS.get(name)
+    if parser is None:
+        close = difflib.get_close_matches(name, [*USAGE, *_ALIASES], n=1)
+        if close:
+            guess = _ALIASES.get(close[0], close[0])
+            raise UsageError(guess, f"unknown subcommand {typed!r}; did you mean `{guess}`?")
+        raise UsageError("help", f"unknown subcommand {typed!r}; try `/incident help`")
+    words.subcommand = name
+    return parser(words)
+
+
+# ------------------------------------------------------------------------ text and help
+def _quote(text: str) -> str:
+    if _BARE.fullmatch(text):
+        return text
+    escaped = "".join("\\" + c if c in '\\"\u201c\u201d' else c for c in text)
+    return f'"{escaped}"'
+
+
+def render(cmd: Command) -> str:
+    """The text Slack would send for `cmd` (`&`, `<`, `>` escaped, people as `<@U…>`)."""
+    words = [cmd.subcommand]
+    for spec in fields(cmd):
+        value = getattr(cmd, spec.name)
+        if value is None:
+            continue
+        if spec.name == "user_id":
+            words.append(f"<@{value}>")
+        elif isinstance(value, dict):
+            words += [f"{key}={_quote(_slack(val))}" for key, val in value.items()]
+        elif isinstance(value, Enum):
+            words.append(str(value.value).lower())
+        else:
+            words += ["--"] if isinstance(cmd, Contain) and spec.name == "reason" else []
+            words.append(_quote(_slack(str(value))))
+    return " ".join(words)
+
+
+def _slack(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def help_text(topic: str | None = None) -> str:
+    """Plain-text help: every subcommand, or only `topic` when it names one."""
+    names = [topic] if topic is not None and topic in USAGE else list(USAGE)
+    lines = [f"/incident {USAGE[name]} — {SUMMARY[name]}" for name in names]
+    if len(names) > 1:
+        lines.append("Commands other than declare, list and help run inside an incident channel.")
+    return "\n".join(lines)
+
+
+def needs_incident_channel(cmd: Command) -> bool:
+    """Whether `cmd` only makes sense inside an incident's channel."""
+    return cmd.subcommand not in _ANYWHERE
