@@ -6,7 +6,7 @@ Builds a chain of N events with core.audit.seal (in memory), then in the same ru
 
   verify_chain        core.audit.verify_chain over the records
   sha256 only         hashlib.sha256 over the same canonical bytes, prepared in advance
-  bytes + sha256      core.audit.canonical_bytes then sha256: the serialisation and hashing
+  bytes + sha256      core.audit.record_bytes then sha256: the serialisation and hashing
                       every verifier has to do, with none of verify_chain's checks
 
 and prints events/second for each and the ratios. `--db` also writes the chain into a SQLite
@@ -32,8 +32,8 @@ from typing import Any
 from commandpost.core.audit import (
     GENESIS_HASH,
     AuditRecord,
-    canonical_bytes,
     canonical_json,
+    record_bytes,
     seal,
     verify_chain,
 )
@@ -72,19 +72,6 @@ def build_chain(n: int) -> list[AuditRecord]:
         records.append(record)
         prev = record.hash
     return records
-
-
-def bytes_of(record: AuditRecord) -> bytes:
-    return canonical_bytes(
-        seq=record.seq,
-        at=record.at,
-        incident_id=record.incident_id,
-        actor=record.actor,
-        kind=record.kind,
-        data=record.data,
-        policy_version=record.policy_version,
-        prev_hash=record.prev_hash,
-    )
 
 
 def best_of(repeats: int, fn: Callable[[], object]) -> float:
@@ -172,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     report = verify_chain(records, head=head)
     assert report.ok and report.count == n, report
 
-    prepared = [bytes_of(r) for r in records]
+    prepared = [record_bytes(r) for r in records]
     mean_size = sum(map(len, prepared)) / n
 
     def sha_only() -> None:
@@ -183,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     def bytes_and_sha() -> None:
         sha256 = hashlib.sha256
         for record in records:
-            sha256(bytes_of(record)).hexdigest()
+            sha256(record_bytes(record)).hexdigest()
 
     t_verify = best_of(args.repeats, lambda: verify_chain(records, head=head))
     t_sha = best_of(args.repeats, sha_only)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -15,15 +14,17 @@ from commandpost.chat.console import ConsoleChat
 from commandpost.core.policy import Policy
 from commandpost.policy_file import load_policy
 from commandpost.runtime import build_context
-from commandpost.service import roles
 from commandpost.service.context import Context
 from commandpost.service.ports import ExecutorPort, ManualClock
 from commandpost.storage.migrate import upgrade
 
 from . import pgserver
+from .support import POLICY_FILE, START
 
-ROOT = Path(__file__).resolve().parent.parent
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# Re-exported for tests still written against their old home here; new code: `.support`.
+from .support import ROOT as ROOT
+from .support import staff as staff
+
 _counter = itertools.count()
 
 
@@ -58,7 +59,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def policy() -> Policy:
-    return load_policy(str(ROOT / "policy.yml"))
+    return load_policy(str(POLICY_FILE))
 
 
 @pytest.fixture
@@ -104,18 +105,3 @@ def make_ctx(
 @pytest.fixture
 def ctx(make_ctx: MakeCtx) -> Context:
     return make_ctx()
-
-
-def staff(ctx: Context, incident_id: str, *people: str) -> None:
-    """Have `people` (or everyone paged and not yet acknowledged) acknowledge their roles.
-
-    A role is not staffed until its person acknowledges, and only staffed roles decide gates:
-    tests that approve as a paged responder staff the incident first.
-    """
-    if not people:
-        waiting = [
-            r.person_id for r in roles.role_holders(ctx, incident_id) if r.acknowledged_at is None
-        ]
-        people = tuple(dict.fromkeys(waiting))
-    for person in people:
-        roles.acknowledge(ctx, incident_id, person_id=person)

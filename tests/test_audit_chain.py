@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -26,19 +24,13 @@ from commandpost.core.audit import (
     seal,
     verify_chain,
 )
-from commandpost.core.vocabulary import IncidentClass, Role, Severity, Status
+from commandpost.core.vocabulary import IncidentClass, Role, Status
 from commandpost.service import audit_log, roles
 from commandpost.service.context import Context
-from commandpost.service.incidents import (
-    Declaration,
-    add_note,
-    change_status,
-    declare,
-    post_update,
-)
+from commandpost.service.incidents import add_note, change_status, declare, post_update
 from commandpost.service.ports import ManualClock
 
-from .conftest import ROOT
+from .support import declaration, run_cli
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -363,11 +355,9 @@ def audited(ctx: Context, clock: ManualClock) -> Iterator[Context]:
     """An incident with a dozen audit events, made through the service layer."""
     incident = declare(
         ctx,
-        Declaration(
-            title="Support bot gives dangerous dosage advice",
-            klass=IncidentClass.HARMFUL_CONTENT,
-            severity=Severity.SEV1,
-            declared_by="alice",
+        declaration(
+            "Support bot gives dangerous dosage advice",
+            IncidentClass.HARMFUL_CONTENT,
             model="helper-7b",
             model_version="2026.02.1",
             surface="support-chat",
@@ -495,18 +485,7 @@ def test_db_chain_continues_after_a_verify(audited: Context) -> None:
 
 
 def run_verify(db_url: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "COMMANDPOST_DATABASE_URL": db_url,
-        "COMMANDPOST_POLICY": str(ROOT / "policy.yml"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "commandpost", "audit", "verify"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_cli("audit", "verify", db_url=db_url)
 
 
 def test_cli_verify_passes_then_names_the_tampered_seq(audited: Context, db_url: str) -> None:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from .conftest import ROOT
+from .support import counts, run_cli
 
 VERBS = [
     "declare", "ack", "assign", "handover", "sev", "status", "update", "note", "evidence",
@@ -19,34 +15,7 @@ VERBS = [
 ]  # fmt: skip
 
 
-def run(
-    *args: str, db_url: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "COMMANDPOST_DATABASE_URL": db_url,
-        "COMMANDPOST_POLICY": str(ROOT / "policy.yml"),
-        **(env or {}),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "commandpost", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=120,
-        check=False,
-    )
-
-
-def counts(db_url: str) -> dict[str, int]:
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        tables = ("incidents", "gates", "audit_events", "deadlines", "role_assignments")
-        found = {
-            t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in tables
-        }
-    engine.dispose()
-    return found
+CLI_TABLES = ("incidents", "gates", "audit_events", "deadlines", "role_assignments")
 
 
 @pytest.fixture
@@ -56,23 +25,23 @@ def sqlite_url(tmp_path: Path) -> str:
 
 def test_every_verb_has_help(sqlite_url: str) -> None:
     for verb in [*VERBS, "db upgrade", "db status", "policy check", "audit verify", "audit export"]:
-        result = run(*verb.split(), "--help", db_url=sqlite_url)
+        result = run_cli(*verb.split(), "--help", db_url=sqlite_url)
         assert result.returncode == 0, (verb, result.stderr)
         assert "Usage:" in result.stdout
 
 
 def test_unmigrated_database_is_refused_with_what_to_run(sqlite_url: str) -> None:
-    result = run("list", db_url=sqlite_url)
+    result = run_cli("list", db_url=sqlite_url)
     assert result.returncode != 0
     assert "commandpost db upgrade" in result.stderr
     assert "Traceback" not in result.stderr
-    status = run("db", "status", db_url=sqlite_url)
+    status = run_cli("db", "status", db_url=sqlite_url)
     assert status.returncode == 1 and "not migrated" in status.stdout
 
 
 def test_an_incident_from_declare_to_close(db_url: str) -> None:
-    assert run("db", "upgrade", db_url=db_url).returncode == 0
-    declared = run(
+    assert run_cli("db", "upgrade", db_url=db_url).returncode == 0
+    declared = run_cli(
         "declare", "sev2", "prompt_injection", "Jailbreak prompt leaks system prompt",
         "--as", "alice", "--model", "chat-7", db_url=db_url,
     )  # fmt: skip
@@ -81,40 +50,40 @@ def test_an_incident_from_declare_to_close(db_url: str) -> None:
     assert incident.startswith("INC-") and len(incident) == len("INC-2026-0001")
     assert "You are paged as incident_commander" in declared.stdout
 
-    assert run("ack", incident, "--as", "alice", db_url=db_url).returncode == 0
-    contain = run(
+    assert run_cli("ack", incident, "--as", "alice", db_url=db_url).returncode == 0
+    contain = run_cli(
         "contain", incident, "block_prompt_pattern", "pattern=ignore previous instructions",
         "--as", "alice", "--reason", "stop the jailbreak", db_url=db_url,
     )  # fmt: skip
     assert contain.returncode == 0, contain.stderr
     gate = contain.stdout.strip().splitlines()[-1].split()[1]
 
-    own = run("decide", gate, "approve", "--as", "alice", db_url=db_url)
+    own = run_cli("decide", gate, "approve", "--as", "alice", db_url=db_url)
     assert own.returncode == 2 and "someone else must approve" in own.stderr
 
-    unstaffed = run("decide", gate, "approve", "--as", "erin", db_url=db_url)
+    unstaffed = run_cli("decide", gate, "approve", "--as", "erin", db_url=db_url)
     assert unstaffed.returncode == 2 and "acknowledge first" in unstaffed.stderr
 
-    assert run("ack", incident, "--as", "erin", db_url=db_url).returncode == 0
-    approved = run("decide", gate, "approve", "--as", "erin", db_url=db_url)
+    assert run_cli("ack", incident, "--as", "erin", db_url=db_url).returncode == 0
+    approved = run_cli("decide", gate, "approve", "--as", "erin", db_url=db_url)
     assert approved.returncode == 0, approved.stderr
     assert f"gate {gate}: approved" in approved.stdout
 
-    again = run("decide", gate, "approve", "--as", "femi", db_url=db_url)
+    again = run_cli("decide", gate, "approve", "--as", "femi", db_url=db_url)
     assert again.returncode == 2 and "already approved" in again.stderr
 
-    listed = run("gates", incident, db_url=db_url).stdout
+    listed = run_cli("gates", incident, db_url=db_url).stdout
     assert "approved" in listed and "block_prompt_pattern" in listed
 
-    timeline = run("timeline", incident, db_url=db_url)
+    timeline = run_cli("timeline", incident, db_url=db_url)
     assert timeline.returncode == 0
     assert "gate.requested" in timeline.stdout and "gate.approve" in timeline.stdout
 
-    exported = run("audit", "export", incident, "--format", "jsonl", db_url=db_url)
+    exported = run_cli("audit", "export", incident, "--format", "jsonl", db_url=db_url)
     assert exported.returncode == 0
-    assert len(exported.stdout.strip().splitlines()) == counts(db_url)["audit_events"]
+    assert len(exported.stdout.strip().splitlines()) == counts(db_url, CLI_TABLES)["audit_events"]
 
-    verified = run("audit", "verify", db_url=db_url)
+    verified = run_cli("audit", "verify", db_url=db_url)
     assert verified.returncode == 0 and "audit chain ok" in verified.stdout
 
 
@@ -133,10 +102,10 @@ def test_an_incident_from_declare_to_close(db_url: str) -> None:
 def test_bad_input_is_a_clear_message_exit_2_and_writes_nothing(
     sqlite_url: str, args: list[str], message: str
 ) -> None:
-    assert run("db", "upgrade", db_url=sqlite_url).returncode == 0
-    before = counts(sqlite_url)
-    result = run(*args, db_url=sqlite_url)
+    assert run_cli("db", "upgrade", db_url=sqlite_url).returncode == 0
+    before = counts(sqlite_url, CLI_TABLES)
+    result = run_cli(*args, db_url=sqlite_url)
     assert result.returncode == 2, result.stdout + result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert counts(sqlite_url) == before
+    assert counts(sqlite_url, CLI_TABLES) == before

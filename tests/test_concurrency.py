@@ -10,46 +10,24 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlmodel import Session, select
 
 from commandpost.core.gates import Decision, GateState
-from commandpost.core.policy import ContainmentAction
 from commandpost.core.vocabulary import IncidentClass, Severity
 from commandpost.errors import Conflict
 from commandpost.service import audit_log, deadlines, gates, outbox
 from commandpost.service.context import Context
 from commandpost.service.incidents import Declaration, declare
-from commandpost.service.ports import ExecutionResult, ManualClock
+from commandpost.service.ports import ManualClock
 from commandpost.storage import models as m
 
-from .conftest import staff
+from .support import RecordingExecutor, contain, declaration, staff
 
 T = TypeVar("T")
-
-
-@dataclass
-class RecordingExecutor:
-    calls: list[int] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def execute(
-        self,
-        *,
-        name: str,
-        action: ContainmentAction,
-        params: dict[str, Any],
-        mode: str,
-        gate_id: int,
-        incident_id: str,
-    ) -> ExecutionResult:
-        with self.lock:
-            self.calls.append(gate_id)
-        return ExecutionResult("done", "ok")
 
 
 def run_together(workers: list[Callable[[], T]]) -> tuple[list[T], list[BaseException]]:
@@ -79,26 +57,16 @@ def run_together(workers: list[Callable[[], T]]) -> tuple[list[T], list[BaseExce
     return results, errors
 
 
-def declaration(title: str, severity: Severity = Severity.SEV1) -> Declaration:
-    return Declaration(
-        title=title,
-        klass=IncidentClass.UNAUTHORIZED_TOOL_USE,
-        severity=severity,
-        declared_by="alice",
-    )
+def tool_use(title: str, severity: Severity = Severity.SEV1) -> Declaration:
+    """An unauthorised-tool-use report: the kind of incident agents make."""
+    return declaration(title, IncidentClass.UNAUTHORIZED_TOOL_USE, severity)
 
 
 def test_two_approvers_at_once_execute_once(make_ctx: Callable[..., Context]) -> None:
     executor = RecordingExecutor()
     setup = make_ctx(executor)
-    incident_id = declare(setup, declaration("Agent deletes files")).id
-    gate_id = gates.request_containment(
-        setup,
-        incident_id,
-        action="rollback_model",
-        params={"model": "agent", "to_version": "v41"},
-        requester="carol",
-    )
+    incident_id = declare(setup, tool_use("Agent deletes files")).id
+    gate_id = contain(setup, incident_id, "rollback_model", {"model": "agent", "to_version": "v41"})
     staff(setup, incident_id, "alice", "erin")
     replicas = [make_ctx(executor) for _ in range(2)]
 
@@ -114,7 +82,7 @@ def test_two_approvers_at_once_execute_once(make_ctx: Callable[..., Context]) ->
     # Both replicas run their outbox at once too: the execution is claimed by one of them.
     _, errors = run_together([partial(outbox.deliver, r) for r in replicas])
     assert errors == []
-    assert executor.calls == [gate_id]
+    assert executor.gate_ids == [gate_id]
     with Session(setup.engine) as s:
         decisions = list(s.exec(select(m.GateDecision).where(m.GateDecision.gate_id == gate_id)))
         executes = list(s.exec(select(m.OutboxItem).where(m.OutboxItem.kind == "execute")))
@@ -128,10 +96,8 @@ def test_two_approvers_at_once_execute_once(make_ctx: Callable[..., Context]) ->
 def test_same_person_clicking_twice_at_once(make_ctx: Callable[..., Context]) -> None:
     executor = RecordingExecutor()
     setup = make_ctx(executor)
-    incident_id = declare(setup, declaration("Runaway agent")).id
-    gate_id = gates.request_containment(
-        setup, incident_id, action="disable_tool", params={"tool": "shell"}, requester="carol"
-    )
+    incident_id = declare(setup, tool_use("Runaway agent")).id
+    gate_id = contain(setup, incident_id, "disable_tool", {"tool": "shell"})
     staff(setup, incident_id, "alice")
     replicas = [make_ctx(executor) for _ in range(4)]
     results, errors = run_together(
@@ -152,7 +118,7 @@ def test_concurrent_declarations_get_unique_sequential_ids(
 ) -> None:
     replicas = [make_ctx() for _ in range(20)]
     results, errors = run_together(
-        [partial(declare, r, declaration(f"Report {i}")) for i, r in enumerate(replicas)]
+        [partial(declare, r, tool_use(f"Report {i}")) for i, r in enumerate(replicas)]
     )
     assert errors == []
     ids = sorted(incident.id for incident in results)
@@ -172,14 +138,8 @@ def test_two_runners_fire_each_deadline_once(
 ) -> None:
     setup = make_ctx()
     for n in range(3):
-        incident_id = declare(setup, declaration(f"Jailbreak {n}", Severity.SEV1)).id
-        gates.request_containment(
-            setup,
-            incident_id,
-            action="disable_endpoint",
-            params={"endpoint": f"/v1/chat/{n}"},
-            requester="carol",
-        )
+        incident_id = declare(setup, tool_use(f"Jailbreak {n}", Severity.SEV1)).id
+        contain(setup, incident_id, "disable_endpoint", {"endpoint": f"/v1/chat/{n}"})
     with Session(setup.engine) as s:
         before = len(list(s.exec(select(m.Deadline))))
     runners = [make_ctx() for _ in range(2)]
@@ -222,14 +182,8 @@ def test_approval_racing_the_deadline_runner_ends_one_way(
     setup = make_ctx()
     gate_ids = []
     for n in range(10):
-        incident_id = declare(setup, declaration(f"Prompt injection {n}")).id
-        gate_id = gates.request_containment(
-            setup,
-            incident_id,
-            action="disable_endpoint",
-            params={"endpoint": f"/v1/tools/{n}"},
-            requester="carol",
-        )
+        incident_id = declare(setup, tool_use(f"Prompt injection {n}")).id
+        gate_id = contain(setup, incident_id, "disable_endpoint", {"endpoint": f"/v1/tools/{n}"})
         staff(setup, incident_id, "alice")
         gates.decide(setup, gate_id, actor="alice", decision=Decision.ESCALATE)
         gate_ids.append(gate_id)

@@ -15,27 +15,19 @@ from commandpost.executors import PolicyExecutor
 from commandpost.service import deadlines, gates, outbox, roles
 from commandpost.service.context import Context
 from commandpost.service.deadlines import Fired
-from commandpost.service.incidents import (
-    Declaration,
-    change_severity,
-    change_status,
-    declare,
-    post_update,
-)
+from commandpost.service.incidents import change_severity, change_status, post_update
 from commandpost.service.ports import ManualClock
 from commandpost.storage import models as m
+
+from .support import contain, declare_incident
 
 STAFF = {"alice", "carol", "erin", "grace"}  # the SEV1 primaries
 
 
 def new_incident(ctx: Context, severity: Severity = Severity.SEV1, *, ack: bool = False) -> str:
-    spec = Declaration(
-        title="Chatbot invents refund policy",
-        klass=IncidentClass.DECEPTIVE_OUTPUT,
-        severity=severity,
-        declared_by="alice",
+    incident_id = declare_incident(
+        ctx, "Chatbot invents refund policy", IncidentClass.DECEPTIVE_OUTPUT, severity
     )
-    incident_id = declare(ctx, spec).id
     if ack:
         for person in STAFF:
             roles.acknowledge(ctx, incident_id, person_id=person)
@@ -120,12 +112,8 @@ def test_acknowledged_roles_cancel_their_timers(ctx: Context, clock: ManualClock
 
 def test_gate_escalates_then_expires(ctx: Context, clock: ManualClock, chat: ConsoleChat) -> None:
     incident_id = new_incident(ctx, ack=True)
-    gate_id = gates.request_containment(
-        ctx,
-        incident_id,
-        action="rollback_model",
-        params={"model": "support-bot", "to_version": "v7"},
-        requester="carol",
+    gate_id = contain(
+        ctx, incident_id, "rollback_model", {"model": "support-bot", "to_version": "v7"}
     )
     assert outcomes(fire_at(ctx, clock, 10, "gate")) == {str(gate_id): "escalated to tier 2"}
     assert outcomes(fire_at(ctx, clock, 24, "gate")) == {}
@@ -146,10 +134,7 @@ def test_gate_runs_pre_authorised_fallback(
 ) -> None:
     ctx = make_ctx(PolicyExecutor(clock))
     incident_id = new_incident(ctx, ack=True)
-    gate_id = gates.request_containment(
-        ctx, incident_id, action="disable_endpoint", params={"endpoint": "/v1/refunds"},
-        requester="carol",
-    )  # fmt: skip
+    gate_id = contain(ctx, incident_id, "disable_endpoint", {"endpoint": "/v1/refunds"})
     assert outcomes(fire_at(ctx, clock, 10, "gate")) == {str(gate_id): "escalated to tier 2"}
     assert outcomes(fire_at(ctx, clock, 20, "gate")) == {str(gate_id): "fallback"}
     outbox.deliver(ctx)
@@ -167,9 +152,7 @@ def test_gate_runs_pre_authorised_fallback(
 
 def test_decided_gate_timer_does_not_fire(ctx: Context, clock: ManualClock) -> None:
     incident_id = new_incident(ctx, ack=True)
-    gate_id = gates.request_containment(
-        ctx, incident_id, action="advisory_only", params={"surface": "app"}, requester="carol"
-    )
+    gate_id = contain(ctx, incident_id, "advisory_only", {"surface": "app"})
     clock.advance(timedelta(minutes=9))
     gates.decide(ctx, gate_id, actor="alice", decision=Decision.APPROVE)
     assert fire_at(ctx, clock, 60, "gate") == []

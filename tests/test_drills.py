@@ -4,7 +4,6 @@ leaves a database or temporary file behind."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -16,10 +15,10 @@ import yaml
 
 from commandpost.cli.app import main
 
-from .conftest import ROOT
+from .support import POLICY_FILE, ROOT, run_cli
 
 DRILLS = sorted((ROOT / "drills").glob("*.yml"))
-POLICY = ROOT / "policy.yml"
+POLICY = POLICY_FILE
 REQUIRED = {
     "sev0-data-leak",
     "sev1-harmful-content-regression",
@@ -53,15 +52,7 @@ class Sandbox:
         self._capsys = capsys
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "commandpost", "drill", *args],
-            capture_output=True,
-            text=True,
-            cwd=self.cwd,
-            env={**os.environ, **self.env},
-            timeout=300,
-            check=False,
-        )
+        return run_cli("drill", *args, env=self.env, cwd=self.cwd, timeout=300)
 
     def cli(self, *args: str) -> tuple[int, str, str]:
         """(exit code, stdout, stderr) of `commandpost drill ARGS` run in this process."""

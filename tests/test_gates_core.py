@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -34,8 +33,9 @@ from commandpost.core.policy import GateRule, Policy
 from commandpost.errors import Conflict, InvalidInput, NotAuthorised, UserError
 from commandpost.policy_file import load_policy
 
-ROOT = Path(__file__).resolve().parent.parent
-POLICY: Policy = load_policy(ROOT / "policy.yml")
+from .support import POLICY_FILE
+
+POLICY: Policy = load_policy(POLICY_FILE)
 
 IC = "incident_commander"
 SL = "safety_lead"

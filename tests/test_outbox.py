@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from commandpost.chat.console import ConsoleChat
 from commandpost.core.gates import Decision
-from commandpost.core.policy import ContainmentAction, Person
+from commandpost.core.policy import Person
 from commandpost.core.vocabulary import IncidentClass, Severity
-from commandpost.errors import DeliveryFailed
 from commandpost.service import gates, outbox
 from commandpost.service.context import Context
-from commandpost.service.incidents import Declaration, add_note, declare, get_incident
-from commandpost.service.ports import ExecutionResult
+from commandpost.service.incidents import add_note, get_incident
 from commandpost.storage import models as m
 
-from .conftest import staff
+from .support import RecordingExecutor, contain, declare_incident, staff
 
 
 class ChatDown(Exception):
@@ -48,37 +45,20 @@ class FlakyChat:
         self.inner.direct(person=person, text=text, incident_id=incident_id)
 
 
-@dataclass
-class FailingExecutor:
-    """A control plane that is down for `failures` calls, then confirms."""
-
-    failures: int
-    calls: list[int] = field(default_factory=list)
-
-    def execute(
-        self,
-        *,
-        name: str,
-        action: ContainmentAction,
-        params: dict[str, Any],
-        mode: str,
-        gate_id: int,
-        incident_id: str,
-    ) -> ExecutionResult:
-        self.calls.append(gate_id)
-        if len(self.calls) <= self.failures:
-            raise DeliveryFailed("control plane answered HTTP 502")
-        return ExecutionResult("done", "rolled back")
-
-
 def new_incident(ctx: Context) -> str:
-    spec = Declaration(
-        title="Model claims to be a human agent",
-        klass=IncidentClass.DECEPTIVE_OUTPUT,
-        severity=Severity.SEV2,
-        declared_by="alice",
+    return declare_incident(
+        ctx, "Model claims to be a human agent", IncidentClass.DECEPTIVE_OUTPUT, Severity.SEV2
     )
-    return declare(ctx, spec).id
+
+
+def flaky_incident(
+    make_ctx: Callable[..., Context], chat: ConsoleChat, failures: int
+) -> tuple[Context, FlakyChat, str]:
+    """A context whose chat fails the first `failures` channel posts, and a new incident."""
+    flaky = FlakyChat(chat, failures=failures)
+    ctx = make_ctx()
+    ctx.chat = flaky
+    return ctx, flaky, new_incident(ctx)
 
 
 def items(ctx: Context, kind: str | None = None) -> list[m.OutboxItem]:
@@ -96,10 +76,7 @@ def note_items(ctx: Context) -> list[m.OutboxItem]:
 def test_failing_chat_keeps_the_intent_and_delivers_once(
     make_ctx: Callable[..., Context], chat: ConsoleChat
 ) -> None:
-    flaky = FlakyChat(chat, failures=0)
-    ctx = make_ctx()
-    ctx.chat = flaky
-    incident_id = new_incident(ctx)
+    ctx, flaky, incident_id = flaky_incident(make_ctx, chat, failures=0)
     outbox.deliver(ctx)
     flaky.failures = 3
     add_note(ctx, incident_id, actor="carol", text="reproduced with prompt #17")
@@ -124,10 +101,7 @@ def test_failing_chat_keeps_the_intent_and_delivers_once(
 def test_a_message_that_never_goes_through_is_parked(
     make_ctx: Callable[..., Context], chat: ConsoleChat
 ) -> None:
-    flaky = FlakyChat(chat, failures=0)
-    ctx = make_ctx()
-    ctx.chat = flaky
-    incident_id = new_incident(ctx)
+    ctx, flaky, incident_id = flaky_incident(make_ctx, chat, failures=0)
     outbox.deliver(ctx)
     add_note(ctx, incident_id, actor="carol", text="poison")
     flaky.failures = 10**6
@@ -141,10 +115,7 @@ def test_a_message_that_never_goes_through_is_parked(
 def test_other_messages_still_flow_while_one_fails(
     make_ctx: Callable[..., Context], chat: ConsoleChat
 ) -> None:
-    flaky = FlakyChat(chat, failures=1)
-    ctx = make_ctx()
-    ctx.chat = flaky
-    new_incident(ctx)
+    ctx, _, _ = flaky_incident(make_ctx, chat, failures=1)
     outbox.deliver(ctx)
     # The first channel post failed; the channel opened and the pages went out anyway.
     assert len(chat.channels) == 1
@@ -158,16 +129,10 @@ def test_other_messages_still_flow_while_one_fails(
 def test_executor_failure_is_posted_and_retried_once_more(
     make_ctx: Callable[..., Context], chat: ConsoleChat
 ) -> None:
-    executor = FailingExecutor(failures=2)
+    executor = RecordingExecutor(failures=2, detail="rolled back")
     ctx = make_ctx(executor)
     incident_id = new_incident(ctx)
-    gate_id = gates.request_containment(
-        ctx,
-        incident_id,
-        action="rollback_model",
-        params={"model": "agent", "to_version": "v3"},
-        requester="carol",
-    )
+    gate_id = contain(ctx, incident_id, "rollback_model", {"model": "agent", "to_version": "v3"})
     staff(ctx, incident_id, "erin")
     gates.decide(ctx, gate_id, actor="erin", decision=Decision.APPROVE)
     channel = "#" + get_incident(ctx, incident_id).channel
@@ -183,7 +148,7 @@ def test_executor_failure_is_posted_and_retried_once_more(
         assert get_incident(ctx, incident_id).status == "declared"
 
     outbox.deliver(ctx)
-    assert executor.calls == [gate_id] * 3
+    assert executor.gate_ids == [gate_id] * 3
     [item] = items(ctx, "execute")
     assert (item.state, item.attempts) == ("delivered", 3)
     assert any("rollback_model executed (rolled back)" in t for t in chat.messages_to(channel))
@@ -210,13 +175,10 @@ def test_a_claimed_item_is_not_delivered_again(ctx: Context, chat: ConsoleChat) 
 def test_executor_that_never_recovers_is_given_up_loudly(
     make_ctx: Callable[..., Context], chat: ConsoleChat
 ) -> None:
-    executor = FailingExecutor(failures=10**6)
+    executor = RecordingExecutor(failures=10**6)
     ctx = make_ctx(executor)
     incident_id = new_incident(ctx)
-    gate_id = gates.request_containment(
-        ctx, incident_id, action="rollback_model", params={"model": "a", "to_version": "b"},
-        requester="carol",
-    )  # fmt: skip
+    gate_id = contain(ctx, incident_id, "rollback_model", {"model": "a", "to_version": "b"})
     staff(ctx, incident_id, "erin")
     gates.decide(ctx, gate_id, actor="erin", decision=Decision.APPROVE)
     for _ in range(outbox.MAX_ATTEMPTS + 2):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,9 @@ from commandpost.core.policy import Policy
 from commandpost.errors import PolicyInvalid, UserError
 from commandpost.policy_file import load_policy
 
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ROOT / "policy.yml"
+from .support import POLICY_FILE, run_cli
+
+SHIPPED = POLICY_FILE
 SHIPPED_TEXT = SHIPPED.read_text(encoding="utf-8")
 PROBLEM_SHAPE = re.compile(r"^\S+ \(line \d+\): \S.*", re.DOTALL)
 
@@ -327,13 +327,7 @@ def test_policy_invalid_message_names_the_source(tmp_path: Path) -> None:
 
 
 def run_check(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "commandpost", "policy", "check", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=path.parent,
-    )
+    return run_cli("policy", "check", str(path), cwd=path.parent)
 
 
 def test_cli_check_accepts_the_shipped_policy(policy: Policy) -> None:

@@ -17,25 +17,15 @@ from sqlmodel import Session, select
 
 from commandpost.chat.console import ConsoleChat
 from commandpost.core.gates import Decision
-from commandpost.core.vocabulary import IncidentClass, Role, Severity, Status
+from commandpost.core.vocabulary import IncidentClass, Role, Status
 from commandpost.service import audit_log, deadlines, gates, outbox, roles
 from commandpost.service.context import Context
-from commandpost.service.incidents import Declaration, change_status, declare, resolve
+from commandpost.service.incidents import change_status, resolve
 from commandpost.service.ports import ManualClock
 from commandpost.storage import models as m
 
-from .conftest import staff
+from .support import contain, counts, declare_incident, staff
 
-TABLES = (
-    "incidents",
-    "role_assignments",
-    "gates",
-    "gate_decisions",
-    "deadlines",
-    "outbox",
-    "audit_events",
-    "policy_snapshots",
-)
 PAGED_COMMS = "NEW.kind = 'role.paged' AND NEW.data LIKE '%\"role\":\"comms\"%'"
 ACK_SCRIBE = "NEW.kind = 'role.acknowledged' AND NEW.data LIKE '%scribe%'"
 
@@ -79,10 +69,8 @@ def refuse(engine: Engine, table: str, when: str) -> Callable[[], None]:
 
 def snapshot(ctx: Context) -> dict[str, object]:
     """Row counts per table, plus the state of every gate, deadline and the audit head."""
+    state: dict[str, object] = dict(counts(ctx))
     with ctx.engine.connect() as conn:
-        state: dict[str, object] = {
-            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES
-        }
         state["gates.state"] = conn.execute(
             text("SELECT id, state, tier, execution FROM gates ORDER BY id")
         ).all()
@@ -97,13 +85,9 @@ def snapshot(ctx: Context) -> dict[str, object]:
 
 
 def new_incident(ctx: Context) -> str:
-    spec = Declaration(
-        title="Support bot shares another customer's address",
-        klass=IncidentClass.DATA_LEAKAGE,
-        severity=Severity.SEV1,
-        declared_by="alice",
+    return declare_incident(
+        ctx, "Support bot shares another customer's address", IncidentClass.DATA_LEAKAGE
     )
-    return declare(ctx, spec).id
 
 
 def test_declare_failing_at_the_last_page_writes_nothing(ctx: Context, chat: ConsoleChat) -> None:
@@ -132,12 +116,11 @@ def test_declare_failing_to_queue_a_page_writes_nothing(ctx: Context) -> None:
 
 def test_approval_failing_to_queue_execution_leaves_the_gate_pending(ctx: Context) -> None:
     incident_id = new_incident(ctx)
-    gate_id = gates.request_containment(
+    gate_id = contain(
         ctx,
         incident_id,
-        action="route_to_fallback",
-        params={"surface": "support", "fallback_model": "support-small"},
-        requester="carol",
+        "route_to_fallback",
+        {"surface": "support", "fallback_model": "support-small"},
     )
     staff(ctx, incident_id, "alice")
     before = snapshot(ctx)
@@ -157,9 +140,7 @@ def test_gate_request_failing_at_audit_writes_no_gate_or_timer(ctx: Context) -> 
     before = snapshot(ctx)
     lift = refuse(ctx.engine, "audit_events", "NEW.kind = 'gate.requested'")
     with pytest.raises(DBAPIError):
-        gates.request_containment(
-            ctx, incident_id, action="freeze_releases", params={"model": "m"}, requester="carol"
-        )
+        contain(ctx, incident_id, "freeze_releases", {"model": "m"})
     assert snapshot(ctx) == before
     lift()
     assert audit_log.verify(ctx).ok

@@ -5,52 +5,26 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from commandpost.chat.console import ConsoleChat
 from commandpost.core.audit import canonical_json
 from commandpost.core.gates import Decision, GateState
-from commandpost.core.policy import ContainmentAction, Policy
-from commandpost.core.vocabulary import IncidentClass, Severity
+from commandpost.core.policy import Policy
+from commandpost.core.vocabulary import IncidentClass
 from commandpost.errors import Conflict, InvalidInput, NotAuthorised, NotFound
 from commandpost.service import audit_log, gates, outbox, roles
 from commandpost.service.context import Context
-from commandpost.service.incidents import Declaration, declare, get_incident
-from commandpost.service.ports import ExecutionResult, ManualClock
+from commandpost.service.incidents import get_incident
+from commandpost.service.ports import ManualClock
 from commandpost.storage import models as m
 
-from .conftest import staff
+from .support import ROLLBACK, RecordingExecutor, contain, counts, declare_incident, gate_row, staff
 
 TABLES = ("gates", "gate_decisions", "deadlines", "outbox", "audit_events")
-ROLLBACK = {"model": "chat-large", "to_version": "2026-02-01"}
-
-
-@dataclass
-class RecordingExecutor:
-    """Stands in for the operator's control plane: records every call, always succeeds."""
-
-    calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def execute(
-        self,
-        *,
-        name: str,
-        action: ContainmentAction,
-        params: dict[str, Any],
-        mode: str,
-        gate_id: int,
-        incident_id: str,
-    ) -> ExecutionResult:
-        self.calls.append(
-            {"name": name, "params": params, "mode": mode, "gate": gate_id, "inc": incident_id}
-        )
-        return ExecutionResult("done", "control plane says ok")
 
 
 @pytest.fixture
@@ -65,13 +39,7 @@ def gctx(make_ctx: Callable[..., Context], executor: RecordingExecutor) -> Conte
 
 def declare_leak(ctx: Context) -> str:
     """A SEV1 data leak: alice, carol, erin and grace are paged, nobody has acknowledged."""
-    spec = Declaration(
-        title="Assistant leaks other users' chats",
-        klass=IncidentClass.DATA_LEAKAGE,
-        severity=Severity.SEV1,
-        declared_by="alice",
-    )
-    return declare(ctx, spec).id
+    return declare_incident(ctx, "Assistant leaks other users' chats", IncidentClass.DATA_LEAKAGE)
 
 
 @pytest.fixture
@@ -82,31 +50,10 @@ def incident_id(gctx: Context) -> str:
     return incident_id
 
 
-def counts(ctx: Context) -> dict[str, int]:
-    with ctx.engine.connect() as conn:
-        return {
-            t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in TABLES
-        }
-
-
-def gate_row(ctx: Context, gate_id: int) -> m.Gate:
-    with Session(ctx.engine) as s:
-        row = s.get(m.Gate, gate_id)
-        assert row is not None
-        return row
-
-
 def events(ctx: Context, kind_prefix: str = "") -> list[m.AuditEvent]:
     with Session(ctx.engine) as s:
         rows = s.exec(select(m.AuditEvent).order_by(col(m.AuditEvent.seq)))
         return [r for r in rows if r.kind.startswith(kind_prefix)]
-
-
-def contain(ctx: Context, incident_id: str, action: str = "rollback_model", **kw: Any) -> int:
-    params = kw.pop("params", ROLLBACK)
-    return gates.request_containment(
-        ctx, incident_id, action=action, params=params, requester=kw.pop("requester", "carol")
-    )
 
 
 def test_request_opens_a_pending_gate_with_deadline(gctx: Context, incident_id: str) -> None:
@@ -137,7 +84,7 @@ def test_request_opens_a_pending_gate_with_deadline(gctx: Context, incident_id: 
 
 
 def test_request_refuses_bad_input_and_writes_nothing(gctx: Context, incident_id: str) -> None:
-    before = counts(gctx)
+    before = counts(gctx, TABLES)
     with pytest.raises(InvalidInput, match="unknown action 'nuke'"):
         contain(gctx, incident_id, action="nuke")
     with pytest.raises(InvalidInput, match="needs to_version"):
@@ -146,7 +93,7 @@ def test_request_refuses_bad_input_and_writes_nothing(gctx: Context, incident_id
         contain(gctx, incident_id, "force_safety_filter", params={"level": "max", "surface": "x"})
     with pytest.raises(NotAuthorised):
         contain(gctx, incident_id, requester="kai")  # holds no role in this incident
-    assert counts(gctx) == before
+    assert counts(gctx, TABLES) == before
 
 
 def test_single_approval_executes_exactly_once(
@@ -167,28 +114,28 @@ def test_single_approval_executes_exactly_once(
     incident = get_incident(gctx, incident_id)
     assert incident.status == "contained" and incident.contained_at is not None
 
-    before = counts(gctx)
+    before = counts(gctx, TABLES)
     for actor in ("alice", "erin", "mo"):
         with pytest.raises(Conflict, match="already approved"):
             gates.decide(gctx, gate_id, actor=actor, decision=Decision.APPROVE)
     outbox.deliver(gctx)
     assert len(executor.calls) == 1
-    assert counts(gctx) == before
+    assert counts(gctx, TABLES) == before
     assert any(f"Gate #{gate_id} approved by alice" in line.text for line in chat.lines)
 
 
 def test_requester_never_approves_own_request(gctx: Context, incident_id: str) -> None:
     gate_id = contain(gctx, incident_id, requester="alice")
-    before = counts(gctx)
+    before = counts(gctx, TABLES)
     with pytest.raises(NotAuthorised, match="someone else must approve"):
         gates.decide(gctx, gate_id, actor="alice", decision=Decision.APPROVE)
-    assert counts(gctx) == before
+    assert counts(gctx, TABLES) == before
     assert gate_row(gctx, gate_id).state == "pending"
 
 
 def test_roles_not_allowed_at_the_tier_are_refused(gctx: Context, incident_id: str) -> None:
     gate_id = contain(gctx, incident_id, requester="erin")
-    before = counts(gctx)
+    before = counts(gctx, TABLES)
     with pytest.raises(NotAuthorised, match="only incident_commander, safety_lead"):
         gates.decide(gctx, gate_id, actor="grace", decision=Decision.APPROVE)  # comms
     with pytest.raises(NotAuthorised):
@@ -197,7 +144,7 @@ def test_roles_not_allowed_at_the_tier_are_refused(gctx: Context, incident_id: s
         gates.decide(gctx, gate_id, actor="mallory", decision=Decision.APPROVE)
     with pytest.raises(NotFound):
         gates.decide(gctx, 9999, actor="alice", decision=Decision.APPROVE)
-    assert counts(gctx) == before
+    assert counts(gctx, TABLES) == before
 
 
 def test_dual_approval_needs_two_people_in_two_roles(
@@ -208,10 +155,10 @@ def test_dual_approval_needs_two_people_in_two_roles(
     assert gates.decide(gctx, gate_id, actor="alice", decision=Decision.APPROVE) is (
         GateState.PENDING
     )
-    before = counts(gctx)
+    before = counts(gctx, TABLES)
     with pytest.raises(Conflict, match="second, different person"):
         gates.decide(gctx, gate_id, actor="alice", decision=Decision.APPROVE)
-    assert counts(gctx) == before
+    assert counts(gctx, TABLES) == before
     assert gates.decide(gctx, gate_id, actor="erin", decision=Decision.APPROVE) is (
         GateState.APPROVED
     )
@@ -249,11 +196,11 @@ def test_reject_needs_a_reason_and_tells_the_requester(
     gctx: Context, incident_id: str, executor: RecordingExecutor, chat: ConsoleChat
 ) -> None:
     gate_id = contain(gctx, incident_id)
-    before = counts(gctx)
+    before = counts(gctx, TABLES)
     for reason in (None, "   "):
         with pytest.raises(InvalidInput, match="rejection needs a reason"):
             gates.decide(gctx, gate_id, actor="alice", decision=Decision.REJECT, reason=reason)
-    assert counts(gctx) == before
+    assert counts(gctx, TABLES) == before
     state = gates.decide(
         gctx, gate_id, actor="alice", decision=Decision.REJECT, reason="wrong version"
     )
@@ -371,13 +318,13 @@ def test_restore_is_a_dual_gate_on_an_executed_action(
 def test_a_paged_safety_lead_decides_only_after_acknowledging(gctx: Context) -> None:
     incident_id = declare_leak(gctx)  # erin is paged as safety_lead and has not acknowledged
     gate_id = contain(gctx, incident_id)  # requesting needs no acknowledgement: carol is paged
-    before = counts(gctx)
+    before = counts(gctx, TABLES)
     hint = "(you were paged as safety_lead: acknowledge first, then decide)"
     for decision, reason in ((Decision.APPROVE, None), (Decision.REJECT, "not yet")):
         with pytest.raises(NotAuthorised) as refused:
             gates.decide(gctx, gate_id, actor="erin", decision=decision, reason=reason)
         assert str(refused.value).endswith(hint)
-    assert counts(gctx) == before  # no decision row, no audit event, no timer moved
+    assert counts(gctx, TABLES) == before  # no decision row, no audit event, no timer moved
     with Session(gctx.engine) as s:
         assert s.exec(select(m.GateDecision).where(m.GateDecision.gate_id == gate_id)).all() == []
     assert gate_row(gctx, gate_id).state == "pending"

@@ -6,8 +6,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, text
-from sqlmodel import Session, col, select
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from commandpost.chat.console import ConsoleChat
 from commandpost.core.gates import Decision
@@ -24,12 +24,10 @@ from commandpost.errors import (
 from commandpost.service import gates, outbox, roles
 from commandpost.service.context import Context
 from commandpost.service.incidents import (
-    Declaration,
     add_note,
     change_severity,
     change_status,
     close,
-    declare,
     get_incident,
     post_update,
     resolve,
@@ -37,44 +35,26 @@ from commandpost.service.incidents import (
 from commandpost.service.ports import ManualClock
 from commandpost.storage import models as m
 
-from .conftest import staff
-
-TABLES = (
-    "incidents",
-    "role_assignments",
-    "gates",
-    "gate_decisions",
-    "deadlines",
-    "outbox",
-    "audit_events",
-    "policy_snapshots",
-)
+from .support import audit_kinds, contain, counts, declare_incident, staff
 
 
-def counts(ctx: Context) -> dict[str, int]:
-    with ctx.engine.connect() as conn:
-        return {
-            t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in TABLES
-        }
-
-
-def new_incident(ctx: Context, severity: Severity = Severity.SEV1, **kw: str) -> str:
-    spec = Declaration(
-        title=kw.pop("title", "Model gives dangerous medical advice"),
-        klass=IncidentClass.HARMFUL_CONTENT,
-        severity=severity,
-        declared_by=kw.pop("declared_by", "alice"),
+def new_incident(
+    ctx: Context,
+    severity: Severity = Severity.SEV1,
+    *,
+    title: str = "Model gives dangerous medical advice",
+    declared_by: str = "alice",
+) -> str:
+    return declare_incident(
+        ctx,
+        title,
+        IncidentClass.HARMFUL_CONTENT,
+        severity,
+        declared_by=declared_by,
         model="chat-large",
         model_version="2026-02-28",
         surface="consumer-chat",
     )
-    return declare(ctx, spec).id
-
-
-def audit_kinds(ctx: Context, incident_id: str) -> list[str]:
-    with Session(ctx.engine) as s:
-        q = select(m.AuditEvent.kind).where(m.AuditEvent.incident_id == incident_id)
-        return list(s.exec(q.order_by(col(m.AuditEvent.seq))))
 
 
 def test_declare_numbers_records_policy_and_pages(ctx: Context, policy: Policy) -> None:
@@ -269,12 +249,8 @@ def test_notes_evidence_and_updates(ctx: Context, chat: ConsoleChat) -> None:
 
 def test_resolve_refused_while_gates_pending_then_close(ctx: Context) -> None:
     incident_id = new_incident(ctx)
-    gate_id = gates.request_containment(
-        ctx,
-        incident_id,
-        action="force_safety_filter",
-        params={"level": "strict", "surface": "consumer-chat"},
-        requester="carol",
+    gate_id = contain(
+        ctx, incident_id, "force_safety_filter", {"level": "strict", "surface": "consumer-chat"}
     )
     staff(ctx, incident_id)
     before = counts(ctx)

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from commandpost.chat.console import ConsoleChat
 from commandpost.core.gates import Decision
@@ -25,13 +25,11 @@ from commandpost.executors.webhook import (
 from commandpost.policy_file import load_policy
 from commandpost.service import gates, outbox
 from commandpost.service.context import Context
-from commandpost.service.incidents import Declaration, declare
 from commandpost.service.ports import ManualClock
 from commandpost.storage import models as m
 
-from .conftest import staff
+from .support import POLICY_FILE, ROLLBACK, audit_kinds, contain, declare_incident, gate_row, staff
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cr3t-hmac-key-for-tests-only-91f2"
 ENV = "COMMANDPOST_EXECUTOR_SECRET"
 
@@ -82,7 +80,7 @@ def plane() -> Iterator[ControlPlane]:
 @pytest.fixture
 def webhook_policy(plane: ControlPlane, tmp_path: Path) -> Policy:
     """policy.yml with its webhook executors pointed at the local control plane."""
-    source = (ROOT / "policy.yml").read_text(encoding="utf-8")
+    source = POLICY_FILE.read_text(encoding="utf-8")
     assert "http://127.0.0.1:8787" in source
     edited = tmp_path / "policy.yml"
     edited.write_text(source.replace("http://127.0.0.1:8787", plane.url), encoding="utf-8")
@@ -103,35 +101,13 @@ def wctx(
 
 @pytest.fixture
 def approved_rollback(wctx: Context) -> tuple[str, int]:
-    spec = Declaration(
-        title="New model version refuses nothing",
-        klass=IncidentClass.HARMFUL_CONTENT,
-        severity=Severity.SEV0,
-        declared_by="alice",
+    incident_id = declare_incident(
+        wctx, "New model version refuses nothing", IncidentClass.HARMFUL_CONTENT, Severity.SEV0
     )
-    incident_id = declare(wctx, spec).id
     staff(wctx, incident_id)
-    gate_id = gates.request_containment(
-        wctx,
-        incident_id,
-        action="rollback_model",
-        params={"model": "chat-large", "to_version": "2026-02-01"},
-        requester="carol",
-    )
+    gate_id = contain(wctx, incident_id, "rollback_model", ROLLBACK)
     gates.decide(wctx, gate_id, actor="erin", decision=Decision.APPROVE)
     return incident_id, gate_id
-
-
-def gate_execution(ctx: Context, gate_id: int) -> str | None:
-    with Session(ctx.engine) as s:
-        gate = s.get(m.Gate, gate_id)
-        assert gate is not None
-        return gate.execution
-
-
-def audit_kinds(ctx: Context) -> list[str]:
-    with Session(ctx.engine) as s:
-        return list(s.exec(select(m.AuditEvent.kind).order_by(col(m.AuditEvent.seq))))
 
 
 def test_approval_sends_a_signed_idempotent_request(
@@ -157,7 +133,7 @@ def test_approval_sends_a_signed_idempotent_request(
         "mode": "contain",
         "params": {"model": "chat-large", "to_version": "2026-02-01"},
     }
-    assert gate_execution(wctx, gate_id) == "executed"
+    assert gate_row(wctx, gate_id).execution == "executed"
     assert audit_kinds(wctx).count("action.executed") == 1
     outbox.deliver(wctx)
     assert len(plane.received) == 1
@@ -170,7 +146,7 @@ def test_server_error_is_retried_and_delivered_once(
     plane.script = [500]
     outbox.deliver(wctx)
     assert len(plane.received) == 1
-    assert gate_execution(wctx, gate_id) == "queued"
+    assert gate_row(wctx, gate_id).execution == "queued"
     with Session(wctx.engine) as s:
         [item] = s.exec(select(m.OutboxItem).where(m.OutboxItem.kind == "execute")).all()
     assert (item.state, item.attempts) == ("pending", 1)
@@ -181,7 +157,7 @@ def test_server_error_is_retried_and_delivered_once(
     assert len(plane.received) == 2
     keys = {r.headers[IDEMPOTENCY_HEADER] for r in plane.received}
     assert keys == {f"{incident_id}/gate-{gate_id}/contain"}  # the receiver can act once
-    assert gate_execution(wctx, gate_id) == "executed"
+    assert gate_row(wctx, gate_id).execution == "executed"
     kinds = audit_kinds(wctx)
     assert (kinds.count("action.failed"), kinds.count("action.executed")) == (1, 1)
     outbox.deliver(wctx)
@@ -239,7 +215,7 @@ def test_missing_secret_fails_loudly_and_keeps_the_intent(
     monkeypatch.setenv(ENV, SECRET)
     outbox.deliver(wctx)
     assert len(plane.received) == 1
-    assert gate_execution(wctx, approved_rollback[1]) == "executed"
+    assert gate_row(wctx, approved_rollback[1]).execution == "executed"
 
 
 def test_secret_never_reaches_chat_audit_or_outbox(
@@ -248,7 +224,7 @@ def test_secret_never_reaches_chat_audit_or_outbox(
     plane.script = [500, 503]
     for _ in range(3):
         outbox.deliver(wctx)
-    assert gate_execution(wctx, approved_rollback[1]) == "executed"
+    assert gate_row(wctx, approved_rollback[1]).execution == "executed"
     assert chat.lines
     for line in chat.lines:
         assert SECRET not in line.text

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,44 +89,26 @@ def seal(
     policy_version: str | None,
     prev_hash: str,
 ) -> AuditRecord:
-    digest = hashlib.sha256(
-        canonical_bytes(
-            seq=seq,
-            at=at,
-            incident_id=incident_id,
-            actor=actor,
-            kind=kind,
-            data=data,
-            policy_version=policy_version,
-            prev_hash=prev_hash,
-        )
-    ).hexdigest()
-    return AuditRecord(
-        seq=seq,
-        at=at,
-        incident_id=incident_id,
-        actor=actor,
-        kind=kind,
-        data=data,
-        policy_version=policy_version,
-        prev_hash=prev_hash,
-        hash=digest,
+    unsealed = AuditRecord(seq, at, incident_id, actor, kind, data, policy_version, prev_hash, "")
+    return replace(unsealed, hash=recompute(unsealed))
+
+
+def record_bytes(record: AuditRecord) -> bytes:
+    """The bytes a record's hash covers: every field but the hash itself."""
+    return canonical_bytes(
+        seq=record.seq,
+        at=record.at,
+        incident_id=record.incident_id,
+        actor=record.actor,
+        kind=record.kind,
+        data=record.data,
+        policy_version=record.policy_version,
+        prev_hash=record.prev_hash,
     )
 
 
 def recompute(record: AuditRecord) -> str:
-    return hashlib.sha256(
-        canonical_bytes(
-            seq=record.seq,
-            at=record.at,
-            incident_id=record.incident_id,
-            actor=record.actor,
-            kind=record.kind,
-            data=record.data,
-            policy_version=record.policy_version,
-            prev_hash=record.prev_hash,
-        )
-    ).hexdigest()
+    return hashlib.sha256(record_bytes(record)).hexdigest()
 
 
 def verify_chain(
