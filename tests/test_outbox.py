@@ -34,14 +34,18 @@ class FlakyChat:
     def open_channel(self, *, name: str, topic: str, incident_id: str) -> None:
         self.inner.open_channel(name=name, topic=topic, incident_id=incident_id)
 
-    def post(self, *, channel: str, text: str, incident_id: str | None) -> None:
+    def post(
+        self, *, channel: str, text: str, incident_id: str | None, card: str | None = None
+    ) -> None:
         self.attempts += 1
         if self.failures > 0:
             self.failures -= 1
             raise ChatDown("503 from the chat service")
         self.inner.post(channel=channel, text=text, incident_id=incident_id)
 
-    def direct(self, *, person: Person, text: str, incident_id: str | None) -> None:
+    def direct(
+        self, *, person: Person, text: str, incident_id: str | None, card: str | None = None
+    ) -> None:
         self.inner.direct(person=person, text=text, incident_id=incident_id)
 
 

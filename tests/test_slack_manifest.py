@@ -13,7 +13,8 @@ import yaml
 
 from commandpost.chat.slack import scopes
 
-ROOT = Path(__file__).resolve().parent.parent
+from .support import ROOT
+
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "slack_app_manifest.schema.json"
 REQUEST_URL = "https://commandpost.example.com/slack/events"
 

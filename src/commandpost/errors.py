@@ -59,7 +59,11 @@ class NotMigrated(CommandPostError):
 
 
 class DeliveryFailed(CommandPostError):
-    pass
+    """`retry_after` (seconds): do not try again before then (a rate limit said so)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class AuditChainBroken(CommandPostError):

@@ -25,6 +25,8 @@ VERB_MODULES = (
     "gate_cmd",
     "audit_cmd",
     "drill_cmd",
+    "serve_cmd",
+    "worker_cmd",
 )
 
 

@@ -22,6 +22,7 @@ class ChannelPost:
     channel: str
     text: str
     incident_id: str | None = None
+    card: str | None = None  # e.g. "gate:12": a rich adapter renders that object instead of text
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class DirectMessage:
     person_id: str
     text: str
     incident_id: str | None = None
+    card: str | None = None  # e.g. "role_page:safety_lead": a page with an Acknowledge button
 
 
 @dataclass(frozen=True)

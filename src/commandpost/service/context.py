@@ -158,8 +158,12 @@ def enqueue(session: Session, ctx: Context, effect: Effect) -> None:
         kind, body = "open_channel", {"name": effect.name, "topic": effect.topic}
     elif isinstance(effect, ChannelPost):
         kind, body = "post", {"channel": effect.channel, "text": effect.text}
+        if effect.card:
+            body["card"] = effect.card
     elif isinstance(effect, DirectMessage):
         kind, body = "direct", {"person_id": effect.person_id, "text": effect.text}
+        if effect.card:
+            body["card"] = effect.card
     elif isinstance(effect, ExecuteAction):
         kind = "execute"
         body = {"gate_id": effect.gate_id, "action": effect.action, "params": effect.params}
@@ -173,9 +177,21 @@ def enqueue(session: Session, ctx: Context, effect: Effect) -> None:
     )
 
 
-def post(session: Session, ctx: Context, incident: m.Incident, text: str) -> None:
-    enqueue(session, ctx, ChannelPost(channel=incident.channel, text=text, incident_id=incident.id))
+def post(
+    session: Session, ctx: Context, incident: m.Incident, text: str, *, card: str | None = None
+) -> None:
+    effect = ChannelPost(channel=incident.channel, text=text, incident_id=incident.id, card=card)
+    enqueue(session, ctx, effect)
 
 
-def direct(session: Session, ctx: Context, incident: m.Incident, person_id: str, text: str) -> None:
-    enqueue(session, ctx, DirectMessage(person_id=person_id, text=text, incident_id=incident.id))
+def direct(
+    session: Session,
+    ctx: Context,
+    incident: m.Incident,
+    person_id: str,
+    text: str,
+    *,
+    card: str | None = None,
+) -> None:
+    effect = DirectMessage(person_id=person_id, text=text, incident_id=incident.id, card=card)
+    enqueue(session, ctx, effect)

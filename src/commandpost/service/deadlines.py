@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from commandpost.core import deadlines as due
 from commandpost.core.durations import format_duration
+from commandpost.core.effects import ChannelPost
 from commandpost.core.lifecycle import is_open
 from commandpost.core.vocabulary import Role, Severity, Status
 from commandpost.service import timers
@@ -31,18 +32,25 @@ class Fired:
     outcome: str
 
 
-def fire_due(ctx: Context, *, now: datetime | None = None, limit: int = 1000) -> list[Fired]:
-    """Fire every pending deadline due at `now`; firing can schedule more, which fire too."""
+def fire_due(
+    ctx: Context, *, now: datetime | None = None, limit: int = 1000, per_transaction: int = 1
+) -> list[Fired]:
+    """Fire every pending deadline due at `now`; firing can schedule more, which fire too.
+
+    Each firing is recorded (state, lateness, audit event, effects in the outbox) in the
+    transaction that claims it; `per_transaction` > 1 fires up to that many due deadlines,
+    in due order, per transaction (the runner does, to keep up with a burst).
+    """
     fired: list[Fired] = []
     while len(fired) < limit:
-        at = now or ctx.now()
         with transaction(ctx.engine) as session:
+            at = now or ctx.now()
             due_now = (m.Deadline.state == "pending", m.Deadline.due_at <= at)
             query = (
                 select(m.Deadline)
                 .where(*due_now)
                 .order_by(col(m.Deadline.due_at), col(m.Deadline.id))
-                .limit(1)
+                .limit(max(1, min(per_transaction, limit - len(fired))))
             )
             if session.get_bind().dialect.name == "postgresql":
                 # Poll without locks; when something is due, take the audit-chain lock before
@@ -51,10 +59,14 @@ def fire_due(ctx: Context, *, now: datetime | None = None, limit: int = 1000) ->
                     break
                 lock_audit_chain(session)
                 query = query.with_for_update(skip_locked=True)
-            row = session.exec(query).first()
-            if row is None:
+            rows = list(session.exec(query))
+            if not rows:
                 break
-            fired.append(_fire(session, ctx, row, at))
+            for row in rows:
+                scheduled = timers.earliest_noted(session)
+                if scheduled is not None and scheduled <= row.due_at:
+                    break  # a firing scheduled something due sooner: keep due order
+                fired.append(_fire(session, ctx, row, now or ctx.now()))
     return fired
 
 
@@ -174,8 +186,6 @@ def _fire_ack(session: Session, ctx: Context, incident: m.Incident, row: m.Deadl
         if row.subject != Role.INCIDENT_COMMANDER.value and ic and ic.acknowledged_at:
             direct(session, ctx, incident, ic.person_id, text)
         else:
-            from commandpost.core.effects import ChannelPost
-
             enqueue(
                 session,
                 ctx,
@@ -211,6 +221,9 @@ def _fire_mitigation(session: Session, ctx: Context, incident: m.Incident, at: d
         f"declared {elapsed} ago and nothing is contained yet."
     )
     post(session, ctx, incident, text)
+    # The escalation channel: the policy's announcements channel, where leads watch.
+    channel = ctx.policy_for(incident).announcements_channel
+    enqueue(session, ctx, ChannelPost(channel=channel, text=text, incident_id=incident.id))
     ic = holder(session, incident.id, Role.INCIDENT_COMMANDER)
     if ic is not None:
         direct(session, ctx, incident, ic.person_id, text)

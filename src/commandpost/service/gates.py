@@ -78,6 +78,7 @@ def open_gate(
         f"Gate #{gate.id} ({kind.value}: {subject}) requested by {requester}: "
         f"{_describe(payload)}. Needs {rule.approvals} approval from {deciders} "
         f"by {due_at:%H:%M}Z. Reply approve / reject <reason> / escalate.",
+        card=f"gate:{gate.id}",
     )
     return gate
 

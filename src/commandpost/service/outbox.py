@@ -1,43 +1,66 @@
 """Delivering queued effects through the ports, after the change that caused them committed.
 
 Each item is claimed with a conditional update, so two workers never deliver it twice; a
-failing delivery stays queued with its error and is retried on the next pass.
+failing delivery stays queued with its error and is retried on the next pass. A call the port
+says to retry later (`DeliveryFailed.retry_after`: a rate limit, an outage) is deferred until
+`not_before` and does not use up an attempt: a 429 storm delays messages, never drops them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import zlib
+from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 
 from commandpost.core.gates import GateKind
-from commandpost.errors import CommandPostError
+from commandpost.errors import CommandPostError, DeliveryFailed
 from commandpost.service.context import Context, audit, load_incident, post
 from commandpost.service.gates import mark_contained
 from commandpost.storage import models as m
-from commandpost.storage.engine import transaction
+from commandpost.storage.engine import read_transaction, transaction
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
+BATCH = 25  # re-read between batches, so a new channel does not wait out a backlog
 
 
-def deliver(ctx: Context) -> int:
-    """Deliver pending items, including those queued by deliveries; each is tried once per call."""
+def lane_of(incident_id: str | None, lanes: int) -> int:
+    """Items of one incident always share a lane, so they go out in the order they were made."""
+    return zlib.crc32((incident_id or "").encode()) % lanes
+
+
+def deliver(ctx: Context, *, lane: tuple[int, int] | None = None) -> int:
+    """Deliver pending items, including those queued by deliveries; each is tried once per call.
+
+    `lane=(k, n)` delivers only the items of lane k of n: n deliverers work in parallel
+    without reordering any incident's messages.
+    """
     tried: set[int] = set()
     delivered = 0
     while True:
-        with transaction(ctx.engine) as session:
+        with read_transaction(ctx.engine) as session:
             ids = [
                 i
-                for i in session.exec(
-                    select(m.OutboxItem.id)
-                    .where(m.OutboxItem.state == "pending")
-                    .order_by(col(m.OutboxItem.id))
+                for i, incident_id in session.exec(
+                    select(m.OutboxItem.id, m.OutboxItem.incident_id)
+                    .where(
+                        m.OutboxItem.state == "pending",
+                        or_(
+                            col(m.OutboxItem.not_before).is_(None),
+                            col(m.OutboxItem.not_before) <= ctx.now(),
+                        ),
+                    )
+                    # A new incident's channel first: everything else about it waits on that.
+                    .order_by(col(m.OutboxItem.kind) != "open_channel", col(m.OutboxItem.id))
                 )
-                if i is not None and i not in tried
-            ]
+                if i is not None
+                and i not in tried
+                and (lane is None or lane_of(incident_id, lane[1]) == lane[0])
+            ][:BATCH]
         if not ids:
             return delivered
         for item_id in ids:
@@ -73,8 +96,12 @@ def _deliver_one(ctx: Context, item_id: int) -> int:
         with transaction(ctx.engine) as session:
             row = session.get(m.OutboxItem, item_id)
             assert row is not None
-            row.attempts += 1
             row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+            retry_after = exc.retry_after if isinstance(exc, DeliveryFailed) else None
+            if retry_after is not None:
+                row.not_before = ctx.now() + timedelta(seconds=retry_after)
+            else:
+                row.attempts += 1
             row.state = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
             session.add(row)
         return 0
@@ -93,12 +120,19 @@ def _chat(ctx: Context, item: m.OutboxItem, body: dict[str, str]) -> None:
         assert item.incident_id is not None
         ctx.chat.open_channel(name=body["name"], topic=body["topic"], incident_id=item.incident_id)
     elif item.kind == "post":
-        ctx.chat.post(channel=body["channel"], text=body["text"], incident_id=item.incident_id)
+        ctx.chat.post(
+            channel=body["channel"],
+            text=body["text"],
+            incident_id=item.incident_id,
+            card=body.get("card"),
+        )
     elif item.kind == "direct":
         person = ctx.policy.person(body["person_id"])
         if person is None:
             raise CommandPostError(f"unknown person {body['person_id']}")
-        ctx.chat.direct(person=person, text=body["text"], incident_id=item.incident_id)
+        ctx.chat.direct(
+            person=person, text=body["text"], incident_id=item.incident_id, card=body.get("card")
+        )
     else:
         raise CommandPostError(f"unknown outbox kind {item.kind}")
 

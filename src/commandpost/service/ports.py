@@ -42,9 +42,15 @@ class ManualClock:
 class ChatPort(Protocol):
     def open_channel(self, *, name: str, topic: str, incident_id: str) -> None: ...
 
-    def post(self, *, channel: str, text: str, incident_id: str | None) -> None: ...
+    # `card` names the object a message is about ("gate:12", "role_page:comms"), so a rich
+    # adapter can render it with buttons; text-only adapters ignore it.
+    def post(
+        self, *, channel: str, text: str, incident_id: str | None, card: str | None = None
+    ) -> None: ...
 
-    def direct(self, *, person: Person, text: str, incident_id: str | None) -> None: ...
+    def direct(
+        self, *, person: Person, text: str, incident_id: str | None, card: str | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)

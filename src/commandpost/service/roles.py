@@ -127,6 +127,7 @@ def page_role(
         person.id,
         f"You are paged as {role.value} for {incident.id} ({incident.severity}, "
         f"{incident.klass}): {incident.title}. Acknowledge within {_fmt(sla)}.",
+        card=f"role_page:{role.value}",
     )
     return row
 

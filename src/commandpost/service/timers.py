@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from commandpost.core.deadlines import DeadlineKind, DueTime
 from commandpost.storage import models as m
+
+# The earliest due time scheduled in a session's current transaction. A deadline runner in
+# this process reads it after commit (scheduling/runner.py) to wake early; on PostgreSQL a
+# NOTIFY, delivered at commit, wakes the runners of other processes and replicas.
+WAKE_AT = "commandpost.wake_at"
+WAKE_TX = "commandpost.wake_tx"
+NOTIFY_CHANNEL = "commandpost_deadlines"
 
 
 def schedule(session: Session, incident_id: str, due: DueTime) -> m.Deadline:
@@ -17,7 +27,30 @@ def schedule(session: Session, incident_id: str, due: DueTime) -> m.Deadline:
         due_at=due.due_at,
     )
     session.add(row)
+    note_wake(session, due.due_at)
     return row
+
+
+def earliest_noted(session: Session) -> datetime | None:
+    """The earliest due time scheduled so far in this session's current transaction."""
+    if session.info.get(WAKE_TX) is not session.get_transaction():
+        return None
+    earliest: datetime | None = session.info.get(WAKE_AT)
+    return earliest
+
+
+def note_wake(session: Session, at: datetime) -> None:
+    """Say that something falls due at `at` once this transaction commits."""
+    earliest = earliest_noted(session)
+    if earliest is not None and earliest <= at:
+        return
+    session.info[WAKE_AT] = at
+    session.info[WAKE_TX] = session.get_transaction()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :at)"),
+            {"channel": NOTIFY_CHANNEL, "at": at.isoformat()},
+        )
 
 
 def cancel(

@@ -12,6 +12,8 @@ from sqlmodel import Session
 
 from commandpost.errors import InvalidInput
 
+_READ_ONLY = "commandpost_read_only"
+
 
 def make_engine(url: str) -> Engine:
     try:
@@ -42,7 +44,9 @@ def _serialise_sqlite_writers(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (read_transaction) take no write lock, so they never queue behind writers.
+        deferred = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -57,7 +61,29 @@ def transaction(engine: Engine) -> Iterator[Session]:
             raise
 
 
+_AUDIT_LOCKED = "commandpost.audit_locked"
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Session]:
+    """A unit of work that only reads: on SQLite it starts without taking the write lock.
+
+    Writing in it is a bug: SQLite would upgrade the lock mid-transaction, which is exactly
+    the race BEGIN IMMEDIATE exists to prevent.
+    """
+    options = engine.execution_options(**{_READ_ONLY: True})
+    # Closing (not rolling back) ends the transaction and keeps loaded rows readable.
+    with Session(options, expire_on_commit=False) as session:
+        yield session
+
+
 def lock_audit_chain(session: Session) -> None:
     """Serialise appends to the audit chain (PostgreSQL); SQLite already serialises writers."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7431001)"))
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    # Held until the transaction ends: take it once per transaction, not once per event.
+    current = session.get_transaction()
+    if current is not None and session.info.get(_AUDIT_LOCKED) is current:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(7431001)"))
+    session.info[_AUDIT_LOCKED] = session.get_transaction()

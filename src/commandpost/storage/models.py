@@ -133,6 +133,8 @@ class OutboxItem(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Not tried again before this time (a rate-limited call's Retry-After).
+    not_before: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -157,3 +159,24 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int
     hash: str = Field(max_length=64)
+
+
+class SlackChannel(SQLModel, table=True):
+    """The Slack channel opened for an incident: its name and id, and the pinned summary."""
+
+    __tablename__ = "slack_channels"
+
+    incident_id: str = Field(primary_key=True, max_length=20)
+    name: str = Field(max_length=80, index=True)
+    channel_id: str = Field(max_length=40, index=True)
+    summary_ts: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SlackEvent(SQLModel, table=True):
+    """An Events API delivery already handled: Slack's retries of it are dropped."""
+
+    __tablename__ = "slack_events"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: datetime = Field(sa_type=UTCDateTime)

@@ -34,11 +34,15 @@ class ConsoleChat:
         self.channels[name] = topic
         self._emit(f"#{name}", f"(channel opened; topic: {topic})", incident_id)
 
-    def post(self, *, channel: str, text: str, incident_id: str | None) -> None:
+    def post(
+        self, *, channel: str, text: str, incident_id: str | None, card: str | None = None
+    ) -> None:
         where = channel if channel.startswith("#") else f"#{channel}"
         self._emit(where, text, incident_id)
 
-    def direct(self, *, person: Person, text: str, incident_id: str | None) -> None:
+    def direct(
+        self, *, person: Person, text: str, incident_id: str | None, card: str | None = None
+    ) -> None:
         self._emit(f"DM @{person.id}", text, incident_id)
 
     def say(self, who: str, text: str) -> None:

@@ -1,0 +1,454 @@
+"""How fast does the served Slack app ack `/incident`, and how soon is a declared incident's
+channel ready, with Slack answering in 50 ms a call?
+
+    .venv/bin/python bench/slack_ack.py [--requests 2000] [--concurrency 8] [--latency-ms 50]
+
+One run starts the local fake of Slack's Web API (tests/fakeslack.py, every call answered
+after `--latency-ms`), a fresh migrated SQLite database in a temporary directory, and the real
+served Command Post app (`make_server`: Bolt over waitress, port 0). It sends N `/incident`
+commands signed as Slack signs them (tests/slackreq.py) from a pool of `--concurrency` threads,
+each thread on one kept-alive connection:
+
+  ~10%  `declare sev2 <class> <title>` in a general channel
+  ~30%  `status investigating`, then `status contained|investigating <update>` alternately,
+        in an incident channel that is ready
+  ~60%  `note <text>` in an incident channel that is ready
+
+and measures, per request, the time from sending to the HTTP response (Slack's "ack"), and,
+per declare, the time from sending until the incident channel is ready on the fake: the end
+of the last of conversations.create, conversations.invite and pins.add for that channel.
+
+In the same run the same requests go to a bare Bolt app (same signing secret, same kind of
+server) whose `/incident` handler only calls ack(). It prints p50/p99/max for both, the ratio
+of the p99s, declare-to-ready p50/p99, and whether the issue's targets hold:
+p99 ack <= 1.5x the bare app's p99 and < 300 ms; declare-to-ready p99 < 2 s.
+Missing a target is printed, not an error: the exit status is 0 unless the run itself broke.
+
+The client, the fake and the app share one process (as in tests/test_slack_e2e.py), so the
+client's threads compete for the GIL with the app; the bare app pays the same cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from slack_bolt import Ack, App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from sqlmodel import Session, col, func, select
+from waitress.server import create_server
+
+from commandpost.chat.slack.app import SlackSettings
+from commandpost.chat.slack.server import SlackServer, health_app, make_server
+from commandpost.policy_file import load_policy
+from commandpost.storage import models as m
+from commandpost.storage.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the fake Slack and the request signer live in tests/
+
+from tests.fakeslack import Call, FakeSlack  # noqa: E402
+from tests.slackreq import SECRET, Reply, SlackClient, signature  # noqa: E402
+
+USER = "U0ALICE"  # alice: incident commander, paged on every declare, so she may note/status
+GENERAL = "C0GENERAL"
+CLASSES = ("harmful_content", "deceptive_output", "bias_regression", "prompt_injection")
+WARMUP = 20  # `help` requests to each app before timing: imports, first connections
+TARGET_RATIO, TARGET_ACK, TARGET_READY = 1.5, 0.300, 2.0
+
+
+# ------------------------------------------------------------------------------ the client
+@dataclass
+class KeptAliveClient(SlackClient):
+    """SlackClient over one kept-alive HTTP connection per thread, so what is timed is the
+    app's answer and not a new TCP connection plus an httpx.Client built for each request."""
+
+    _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
+    _opened: list[httpx.Client] = field(default_factory=list, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def http(self) -> httpx.Client:
+        """This thread's client (made on first use: building one costs tens of ms)."""
+        http: httpx.Client | None = getattr(self._local, "http", None)
+        if http is None:
+            http = httpx.Client(base_url=self.url, timeout=30)
+            self._local.http = http
+            with self._lock:
+                self._opened.append(http)
+        return http
+
+    def send(
+        self,
+        body: str,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        secret: str | None = None,
+        age: float = 0.0,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        ts = str(int(time.time() - age))
+        sent = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature(secret or self.secret, ts, body),
+            **(headers or {}),
+        }
+        response = self.http().post("/slack/events", content=body, headers=sent)
+        return Reply(response.status_code, response.text)
+
+    def close(self) -> None:
+        with self._lock:
+            for http in self._opened:
+                http.close()
+            self._opened.clear()
+
+
+# ---------------------------------------------------------------------------- the bare app
+def bare_app(fake: FakeSlack) -> App:
+    """Bolt with the served app's settings and nothing but ack() behind `/incident`."""
+    token = fake.token or "xoxb-bare"
+
+    def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
+    app = App(
+        signing_secret=SECRET,
+        client=WebClient(token=token, base_url=fake.base_url),
+        authorize=authorize,
+        process_before_response=False,
+        token_verification_enabled=False,
+        request_verification_enabled=True,
+    )
+
+    @app.command("/incident")
+    def incident(ack: Ack) -> None:
+        ack()
+
+    return app
+
+
+@contextmanager
+def served(app: App) -> Iterator[int]:
+    """`app` on waitress (8 threads, port 0, as SlackServer serves), for the block's length."""
+    server: Any = create_server(  # Any: waitress's stubs lack effective_port (as server.py)
+        health_app(SlackRequestHandler(app)), host="127.0.0.1", port=0, threads=8, ident="bare"
+    )
+    thread = threading.Thread(target=server.run, name="bare-http", daemon=True)
+    thread.start()
+    try:
+        yield int(server.effective_port)
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
+# ---------------------------------------------------------------------------- the workload
+@dataclass(frozen=True)
+class Item:
+    n: int
+    kind: str  # declare, status, note
+
+
+@dataclass
+class Sample:
+    kind: str
+    seconds: float  # sending to HTTP response
+    status: int
+    sent_at: float  # time.time() when sent (declares: matched with the fake's calls)
+    slug: str = ""  # declares: the end of the channel name
+
+
+def plan(requests: int, seed: int) -> list[Item]:
+    """Every tenth request a declare (the first one too), the rest 1:2 status and note."""
+    rng = random.Random(seed)
+    return [
+        Item(n, "declare" if n % 10 == 0 else "status" if rng.random() < 1 / 3 else "note")
+        for n in range(requests)
+    ]
+
+
+class Workload:
+    """Turns items into command texts and channels; tracks which incident channels are ready."""
+
+    def __init__(self, fake: FakeSlack, *, seed: int, wait_ready: bool) -> None:
+        self.fake = fake
+        self.wait_ready = wait_ready
+        self._rng = random.Random(seed + 1)
+        self._lock = threading.Lock()
+        self._statuses: dict[str, int] = {}
+        self._ready: list[str] = []
+        self._checked = 0.0
+
+    def ready_channels(self) -> list[str]:
+        """Incident channels whose summary is pinned (re-read from the fake every 20 ms)."""
+        with self._lock:
+            if time.monotonic() - self._checked > 0.02 or not self._ready:
+                # list() of a dict's values runs without a thread switch in CPython, so this
+                # reads the fake's state without its private lock.
+                channels = list(self.fake.channels.values())
+                self._ready = [c.id for c in channels if c.name.startswith("inc-") and c.pins]
+                self._checked = time.monotonic()
+            return list(self._ready)
+
+    def channel(self, timeout: float = 60.0) -> str:
+        if not self.wait_ready:
+            return GENERAL
+        deadline = time.monotonic() + timeout
+        while not (ready := self.ready_channels()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("no incident channel became ready: is the app delivering?")
+            time.sleep(0.01)
+        with self._lock:
+            return self._rng.choice(ready)
+
+    def text(self, item: Item, channel: str) -> str:
+        if item.kind == "declare":
+            klass = CLASSES[(item.n // 10) % len(CLASSES)]
+            return f"declare sev2 {klass} Bench declare {item.n:05d}"
+        if item.kind == "note":
+            return f"note bench note {item.n}: reproduced on {item.n % 10} of 10 prompts"
+        with self._lock:
+            count = self._statuses.get(channel, 0)
+            self._statuses[channel] = count + 1
+        if count == 0:
+            return "status investigating"
+        status = "contained" if count % 2 else "investigating"
+        return f"status {status} bench update {item.n}"
+
+
+def slug_of(item: Item) -> str:
+    return f"bench-declare-{item.n:05d}"
+
+
+def run(
+    client: KeptAliveClient, items: Sequence[Item], work: Workload, threads: int
+) -> list[Sample]:
+    """Warm up (`help`, untimed), then send `items` from `threads` threads."""
+
+    def warm(_: int) -> None:
+        reply = client.command("help", user=USER)
+        if reply.status != 200:
+            raise RuntimeError(f"warm-up request answered {reply.status}: {reply.text!r}")
+
+    def one(item: Item) -> Sample:
+        client.http()  # this thread's connection, built before the clock starts
+        channel = GENERAL if item.kind == "declare" else work.channel()
+        text = work.text(item, channel)
+        sent_at, started = time.time(), time.perf_counter()
+        reply = client.command(text, user=USER, channel=channel)
+        seconds = time.perf_counter() - started
+        slug = slug_of(item) if item.kind == "declare" else ""
+        return Sample(item.kind, seconds, reply.status, sent_at, slug)
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench") as pool:
+        list(pool.map(warm, range(WARMUP)))
+        return list(pool.map(one, items))
+
+
+# --------------------------------------------------------------------------- measurements
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest rank: the smallest value with at least q of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def ready_times(fake: FakeSlack, declares: Sequence[Sample]) -> dict[str, float | None]:
+    """Per declare slug: seconds from sending to the end of the channel's last set-up call
+    (create, invites, pin), or None if the channel never got pinned."""
+    created: dict[str, Call] = {}
+    for call in fake.calls("conversations.create", ok=True):
+        assert call.response is not None
+        created[str(call.response["channel"]["id"])] = call
+    by_channel: dict[str, list[Call]] = {}
+    for method in ("conversations.invite", "pins.add"):
+        for call in fake.calls(method):
+            by_channel.setdefault(str(call.params.get("channel", "")), []).append(call)
+    out: dict[str, float | None] = {}
+    for sample in declares:
+        found = [(cid, c) for cid, c in created.items() if c.params["name"].endswith(sample.slug)]
+        out[sample.slug] = None
+        if len(found) != 1:
+            continue
+        cid, create = found[0]
+        later = by_channel.get(cid, [])
+        if not any(c.method == "pins.add" and c.ok for c in later):
+            continue
+        end = max(c.at + c.elapsed for c in [create, *later])
+        out[sample.slug] = end - sample.sent_at
+    return out
+
+
+def outbox_left(server: SlackServer) -> int:
+    with Session(server.ctx.engine) as session:
+        query = (
+            select(func.count())
+            .select_from(m.OutboxItem)
+            .where(col(m.OutboxItem.state).in_(("pending", "sending")))
+        )
+        return int(session.exec(query).one())
+
+
+def settle(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def row(label: str, values: Sequence[float]) -> str:
+    if not values:
+        return f"  {label:<34} (none)"
+    p50, p99, top = percentile(values, 0.5), percentile(values, 0.99), max(values)
+    return f"  {label:<34} {ms(p50)} {ms(p99)} {ms(top)}   n={len(values)}"
+
+
+def verdict(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+# -------------------------------------------------------------------------------- the run
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=2000, help="signed /incident commands")
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads")
+    parser.add_argument("--latency-ms", type=float, default=50.0, help="fake Slack, each call")
+    parser.add_argument("--seed", type=int, default=4, help="the mix and the channels chosen")
+    parser.add_argument(
+        "--settle", type=float, default=180.0, help="seconds to wait for channels and outbox"
+    )
+    args = parser.parse_args(argv)
+    if args.requests < 1 or args.concurrency < 1:
+        parser.error("--requests and --concurrency must be at least 1")
+    # Outbox retries and Bolt's notes go to the log; the figures are what this run prints.
+    logging.basicConfig(level=logging.ERROR)
+
+    items = plan(args.requests, args.seed)
+    counts = {k: sum(1 for i in items if i.kind == k) for k in ("declare", "status", "note")}
+    policy = load_policy(str(ROOT / "policy.yml"))
+
+    with tempfile.TemporaryDirectory(prefix="slack-ack-") as tmp, FakeSlack() as fake:
+        fake.add_channel("incidents")
+        fake.add_channel("general", channel_id=GENERAL)
+        fake.set_latency(args.latency_ms / 1000)
+
+        # 1. The bare Bolt app: the same requests, ack() only.
+        with served(bare_app(fake)) as port:
+            bare_client = KeptAliveClient(f"http://127.0.0.1:{port}")
+            try:
+                bare = run(
+                    bare_client,
+                    items,
+                    Workload(fake, seed=args.seed, wait_ready=False),
+                    args.concurrency,
+                )
+            finally:
+                bare_client.close()
+
+        # 2. Command Post, served for real on a fresh migrated database.
+        url = f"sqlite:///{Path(tmp) / 'commandpost.db'}"
+        upgrade(url)
+        settings = SlackSettings(
+            signing_secret=SECRET, bot_token=fake.token or "", api_url=fake.base_url
+        )
+        server = make_server(database_url=url, policy=policy, settings=settings).start()
+        client = KeptAliveClient(f"http://127.0.0.1:{server.port}")
+        try:
+            started = time.monotonic()
+            real = run(
+                client, items, Workload(fake, seed=args.seed, wait_ready=True), args.concurrency
+            )
+            sent_in = time.monotonic() - started
+            declares = [s for s in real if s.kind == "declare"]
+            pinned = settle(
+                lambda: len(fake.calls("pins.add", ok=True)) >= len(declares), args.settle
+            )
+            drained = settle(lambda: outbox_left(server) == 0, args.settle)
+            drained_in = time.monotonic() - started - sent_in
+            ready = ready_times(fake, declares)
+            left = outbox_left(server)
+            slack_calls = len(fake.calls())
+            refusals = sum(1 for e in fake.ephemeral if str(e.get("text")).startswith(":no_"))
+        finally:
+            client.close()
+            server.stop()
+            server.ctx.engine.dispose()
+
+    # ---------------------------------------------------------------------------- report
+    bare_s = [s.seconds for s in bare]
+    real_s = [s.seconds for s in real]
+    bare_p99, real_p99 = percentile(bare_s, 0.99), percentile(real_s, 0.99)
+    ready_s = [v for v in ready.values() if v is not None]
+    non_200 = sum(1 for s in [*bare, *real] if s.status != 200)
+    print(
+        f"/incident ack benchmark: {args.requests} signed requests "
+        f"({counts['declare']} declare, {counts['status']} status, {counts['note']} note), "
+        f"{args.concurrency} client threads, fake Slack {args.latency_ms:g} ms a call, SQLite"
+    )
+    print(f"\ntime to HTTP response{'':<19}{'p50':>8}{'p99':>12}{'max':>12}")
+    print(row("bare Bolt app (ack only)", bare_s))
+    print(row("Command Post (all)", real_s))
+    for kind in ("declare", "status", "note"):
+        print(row(f"  {kind}", [s.seconds for s in real if s.kind == kind]))
+    ratio = real_p99 / bare_p99 if bare_p99 > 0 else math.inf
+    print(f"  ratio of p99s (Command Post / bare): {ratio:.2f}x")
+    print(f"\ndeclare to channel ready (created, invited, pinned){'':<4}{'p50':>8}{'p99':>12}")
+    if ready_s:
+        p50, p99 = percentile(ready_s, 0.5), percentile(ready_s, 0.99)
+        print(
+            f"  {'Command Post':<48}{ms(p50)} {ms(p99)}   "
+            f"max {ms(max(ready_s)).strip()}, {len(ready_s)}/{len(declares)} ready"
+        )
+    else:
+        p99 = math.inf
+        print(f"  no channel became ready (0/{len(declares)})")
+    print(
+        f"\nrequests sent in {sent_in:.1f} s; outbox "
+        + (
+            f"drained {drained_in:.1f} s after the last request"
+            if drained
+            else f"not drained ({left} left)"
+        )
+        + f"; {'all' if pinned else 'not all'} channels pinned; {slack_calls} Slack calls; "
+        f"{refusals} refusals (ephemeral :no_entry:); {non_200} non-200 answers"
+    )
+    print("\ntargets")
+    print(
+        f"  p99 ack <= {TARGET_RATIO}x bare p99: {verdict(real_p99 <= TARGET_RATIO * bare_p99)}"
+        f" ({ms(real_p99).strip()} vs {ms(TARGET_RATIO * bare_p99).strip()})"
+    )
+    print(
+        f"  p99 ack < {TARGET_ACK * 1000:.0f} ms: {verdict(real_p99 < TARGET_ACK)}"
+        f" ({ms(real_p99).strip()})"
+    )
+    print(
+        f"  declare-to-ready p99 < {TARGET_READY:g} s: "
+        f"{verdict(p99 < TARGET_READY and len(ready_s) == len(declares))}"
+        f" ({ms(p99).strip() if math.isfinite(p99) else 'none ready'})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Bolt listeners. Each one acks first (Slack waits 3 seconds at most), then does the work
+through the service layer, then delivers the outbox. A refusal is shown only to the person
+who typed or clicked (chat.postEphemeral) and changes nothing."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+from sqlmodel import select
+
+from commandpost.chat.slack import commands as c
+from commandpost.chat.slack import dispatch, views
+from commandpost.chat.slack.blocks import (
+    ACK_ACTION,
+    DECLARE_CALLBACK,
+    GATE_APPROVE,
+    GATE_ESCALATE,
+    GATE_REJECT,
+    REJECT_CALLBACK,
+    DeclareForm,
+    declare_form_errors,
+    declare_modal,
+    gate_card,
+    help_message,
+    parse_ack_value,
+    parse_gate_value,
+    read_declare_form,
+    reject_reason_modal,
+    role_page_acknowledged,
+    usage_text,
+)
+from commandpost.chat.slack.blocks_gate import REASON_BLOCK, GateOutcomeView, gate_card_decided
+from commandpost.core.gates import Decision, GateState
+from commandpost.errors import UserError
+from commandpost.service import gates, roles
+from commandpost.service.context import Context
+from commandpost.storage import models as m
+from commandpost.storage.engine import read_transaction
+
+log = logging.getLogger(__name__)
+Body = dict[str, Any]
+NOT_IN_POLICY = "You are not in Command Post's policy, so it cannot act for you. Ask an admin."
+
+
+@dataclass
+class Listeners:
+    ctx: Context
+    kick: Callable[[], None]  # wake the background deliverer (retries, rate limits)
+
+    # ----------------------------------------------------------------------- helpers
+    def deliver(self) -> None:
+        # The background deliverer sends it; this thread goes back to Bolt for the next ack.
+        self.kick()
+
+    def refuse(self, client: WebClient, *, channel: str | None, user: str, text: str) -> None:
+        try:
+            if channel:
+                client.chat_postEphemeral(channel=channel, user=user, text=text)
+            else:
+                client.chat_postMessage(channel=user, text=text)
+        except SlackClientError as exc:
+            log.warning("could not show a refusal to %s: %s", user, exc)
+
+    def attempt(
+        self, client: WebClient, work: Callable[[], str | None], *, channel: str | None, user: str
+    ) -> bool:
+        """Run `work`; a UserError (or a bug) is shown to the user alone. Delivers after."""
+        try:
+            reply = work()
+        except UserError as exc:
+            self.refuse(client, channel=channel, user=user, text=f":no_entry: {exc}")
+            return False
+        except Exception:
+            log.exception("listener failed")
+            self.refuse(client, channel=channel, user=user, text="Something went wrong.")
+            return False
+        finally:
+            self.deliver()
+        if reply:
+            self.refuse(client, channel=channel, user=user, text=reply)
+        return True
+
+    # ---------------------------------------------------------------------- /incident
+    def command(self, ack: Ack, body: Body, client: WebClient) -> None:
+        user, channel = str(body.get("user_id", "")), str(body.get("channel_id", ""))
+        person = dispatch.person_by_slack_id(self.ctx.policy, user)
+        try:
+            cmd = c.parse(str(body.get("text", "")))
+        except c.UsageError as exc:
+            ack(text=usage_text(exc.subcommand, exc.problem))
+            return
+        if isinstance(cmd, c.Help):
+            ack(**help_message().as_kwargs())
+            return
+        if person is None:
+            ack(text=NOT_IN_POLICY)
+            return
+        incident_id = views.incident_for_channel(self.ctx.engine, channel)
+        if c.needs_incident_channel(cmd) and incident_id is None:
+            ack(text=f"`/incident {cmd.subcommand}` works only in an incident channel.")
+            return
+        if isinstance(cmd, c.DeclareModal):
+            ack()
+            draft = DeclareForm(incident_class=cmd.klass, severity=cmd.severity)
+            view = declare_modal(draft=draft, private_metadata=channel)
+            try:
+                client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
+            except SlackClientError as exc:
+                log.warning("declare modal not opened: %s", exc)
+            return
+        ack()
+        self.attempt(
+            client,
+            lambda: dispatch.run(self.ctx, cmd, actor=person.id, incident_id=incident_id),
+            channel=channel,
+            user=user,
+        )
+
+    # ------------------------------------------------------------------------ buttons
+    def acknowledge(self, ack: Ack, body: Body, client: WebClient) -> None:
+        ack()
+        user, channel, value, ts = _click(body)
+        person = dispatch.person_by_slack_id(self.ctx.policy, user)
+        if person is None:
+            self.refuse(client, channel=channel, user=user, text=NOT_IN_POLICY)
+            return
+        try:
+            incident_id, role = parse_ack_value(value)
+        except ValueError:
+            return
+        if self.attempt(
+            client,
+            lambda: _none(roles.acknowledge(self.ctx, incident_id, person_id=person.id, role=role)),
+            channel=channel,
+            user=user,
+        ):
+            with read_transaction(self.ctx.engine) as session:
+                page = views.role_page_view(session, self.ctx.policy, incident_id, role)
+            if page is not None and channel and ts:
+                done = role_page_acknowledged(page, self.ctx.now())
+                _quietly(lambda: client.chat_update(channel=channel, ts=ts, **done.as_kwargs()))
+
+    def decide(self, ack: Ack, body: Body, client: WebClient) -> None:
+        ack()
+        user, channel, value, ts = _click(body)
+        action_id = str(body["actions"][0]["action_id"])
+        decision = Decision.APPROVE if action_id == GATE_APPROVE else Decision.ESCALATE
+        self._decide(client, user=user, channel=channel, ts=ts, value=value, decision=decision)
+
+    def _decide(
+        self,
+        client: WebClient,
+        *,
+        user: str,
+        channel: str | None,
+        ts: str | None,
+        value: str,
+        decision: Decision,
+        reason: str | None = None,
+    ) -> None:
+        person = dispatch.person_by_slack_id(self.ctx.policy, user)
+        if person is None:
+            self.refuse(client, channel=channel, user=user, text=NOT_IN_POLICY)
+            return
+        try:
+            gate_id = parse_gate_value(value)
+        except ValueError:
+            return
+
+        def work() -> None:
+            gates.decide(self.ctx, gate_id, actor=person.id, decision=decision, reason=reason)
+
+        if self.attempt(client, work, channel=channel, user=user) and channel and ts:
+            self.update_gate_card(client, gate_id, channel=channel, ts=ts)
+
+    def update_gate_card(self, client: WebClient, gate_id: int, *, channel: str, ts: str) -> None:
+        with read_transaction(self.ctx.engine) as session:
+            view = views.gate_view(session, self.ctx.policy, gate_id)
+            gate = session.get(m.Gate, gate_id)
+            decided = [
+                d
+                for d in session.exec(
+                    select(m.GateDecision).where(m.GateDecision.gate_id == gate_id)
+                ).all()
+                if d.decision != "escalate"
+            ]
+        if view is None or gate is None:
+            return
+        if gate.state == GateState.PENDING.value:
+            card = gate_card(view)
+        else:
+            outcome = GateOutcomeView(
+                state=GateState(gate.state),
+                at=gate.decided_at or self.ctx.now(),
+                by=[views.person_who(self.ctx.policy, d.person_id) for d in decided],
+                reason=next((d.reason or "" for d in decided if d.decision == "reject"), ""),
+            )
+            card = gate_card_decided(view, outcome)
+        _quietly(lambda: client.chat_update(channel=channel, ts=ts, **card.as_kwargs()))
+
+    def open_reject(self, ack: Ack, body: Body, client: WebClient) -> None:
+        ack()
+        user, channel, value, ts = _click(body)
+        try:
+            gate_id = parse_gate_value(value)
+        except ValueError:
+            return
+        with read_transaction(self.ctx.engine) as session:
+            gate = session.get(m.Gate, gate_id)
+            action = gate.subject if gate else ""
+        view = reject_reason_modal(gate_id, action=action)
+        view["private_metadata"] = json.dumps({"gate": value, "channel": channel, "ts": ts})
+        try:
+            client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
+        except SlackClientError as exc:
+            self.refuse(client, channel=channel, user=user, text=f"Could not open the form: {exc}")
+
+    # ------------------------------------------------------------------------ modals
+    def submit_reject(self, ack: Ack, body: Body, client: WebClient) -> None:
+        view = body.get("view") or {}
+        reason = _reason(view)
+        if not reason.strip():
+            ack(response_action="errors", errors={REASON_BLOCK: "Say why: a reason is required."})
+            return
+        ack()
+        meta = json.loads(view.get("private_metadata") or "{}")
+        self._decide(
+            client,
+            user=str(body.get("user", {}).get("id", "")),
+            channel=meta.get("channel"),
+            ts=meta.get("ts"),
+            value=str(meta.get("gate", "")),
+            decision=Decision.REJECT,
+            reason=reason,
+        )
+
+    def submit_declare(self, ack: Ack, body: Body, client: WebClient) -> None:
+        view = body.get("view") or {}
+        form = read_declare_form(view.get("state", {}).get("values", {}))
+        errors = declare_form_errors(form)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        user = str(body.get("user", {}).get("id", ""))
+        person = dispatch.person_by_slack_id(self.ctx.policy, user)
+        if person is None or form.incident_class is None or form.severity is None:
+            self.refuse(client, channel=None, user=user, text=NOT_IN_POLICY)
+            return
+        from commandpost.service import incidents
+
+        spec = incidents.Declaration(
+            title=form.title,
+            klass=form.incident_class,
+            severity=form.severity,
+            declared_by=person.id,
+            model=form.model or None,
+            model_version=form.model_version or None,
+            surface=form.surface or None,
+            tenant=form.tenant or None,
+            region=form.region or None,
+            description=form.description or None,
+            trigger="slack:declare modal",
+        )
+
+        def work() -> str:
+            return f"Declared {incidents.declare(self.ctx, spec).id}."
+
+        self.attempt(client, work, channel=None, user=user)
+
+
+def _reason(view: Body) -> str:
+    from commandpost.chat.slack.blocks_gate import read_reject_reason
+
+    return read_reject_reason(view.get("state", {}).get("values", {}))
+
+
+def _click(body: Body) -> tuple[str, str | None, str, str | None]:
+    user = str(body.get("user", {}).get("id", ""))
+    channel = (body.get("channel") or body.get("container") or {}).get("id") or body.get(
+        "container", {}
+    ).get("channel_id")
+    value = str((body.get("actions") or [{}])[0].get("value", ""))
+    ts = (body.get("message") or {}).get("ts") or body.get("container", {}).get("message_ts")
+    return user, channel, value, ts
+
+
+def _none(_: object) -> None:
+    return None
+
+
+def _quietly(call: Callable[[], object]) -> None:
+    try:
+        call()
+    except SlackClientError as exc:
+        log.warning("card not updated: %s", exc)
+
+
+def register(app: App, listeners: Listeners) -> None:
+    app.command("/incident")(listeners.command)
+    app.action(ACK_ACTION)(listeners.acknowledge)
+    app.action(GATE_APPROVE)(listeners.decide)
+    app.action(GATE_ESCALATE)(listeners.decide)
+    app.action(GATE_REJECT)(listeners.open_reject)
+    app.view(REJECT_CALLBACK)(listeners.submit_reject)
+    app.view(DECLARE_CALLBACK)(listeners.submit_declare)

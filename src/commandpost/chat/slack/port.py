@@ -1,0 +1,267 @@
+"""The chat port on Slack's Web API, called by the outbox after the change committed.
+
+    open_channel   conversations.create (name_taken: -2, -3, … within 80 characters),
+                   setTopic, setPurpose, invite the paged people who have a Slack id, post and
+                   pin the summary card. The channel is stored (slack_channels) the moment it
+                   exists, so a retry after a partial failure finishes the set-up instead of
+                   creating a second channel.
+    post           chat.postMessage to the incident channel's id (or a named channel such as
+                   the announcements channel); a gate request is shown as a gate card with
+                   buttons; afterwards the pinned summary card is updated in place.
+    direct         chat.postMessage to the person's user id (the app's DM); a page is shown
+                   as a role page with an Acknowledge button.
+
+Every failure is raised as `DeliveryFailed`, so the outbox keeps the intent and retries it.
+A 429 carries `retry_after` from Slack's Retry-After header; a 5xx or an unreachable Slack
+carries a short backoff: both defer the item without using up one of its attempts, so an
+outage of any length delays messages and drops none. Other errors (a bad request) use
+attempts and are parked as failed after the outbox's limit, visible with their error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from commandpost.chat.slack import views
+from commandpost.chat.slack.blocks import gate_card, role_page, summary_card
+from commandpost.core.policy import Person, Policy
+from commandpost.core.vocabulary import Role
+from commandpost.errors import DeliveryFailed
+from commandpost.service.ports import Clock
+from commandpost.storage import models as m
+from commandpost.storage.engine import read_transaction, transaction
+
+log = logging.getLogger(__name__)
+
+NAME_MAX = 80
+TOPIC_MAX = 250
+OUTAGE_BACKOFF = 2.0  # seconds before retrying after a 5xx or a dropped connection
+INVITE_BATCH = 100  # conversations.invite takes at most 100 users a call
+_TOLERATED = frozenset({"already_in_channel", "already_pinned", "cant_invite_self"})
+
+
+def _error(exc: SlackApiError) -> str:
+    data = exc.response.data if isinstance(exc.response.data, dict) else {}
+    return str(data.get("error") or f"HTTP {exc.response.status_code}")
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = {str(k).lower(): v for k, v in (exc.response.headers or {}).items()}
+    raw = headers.get("retry-after")
+    value = raw[0] if isinstance(raw, list) else raw
+    try:
+        return max(1.0, float(str(value)))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+@contextmanager
+def slack_call(what: str) -> Iterator[None]:
+    """Turn whatever the Web API call raised into DeliveryFailed (with 429's Retry-After)."""
+    try:
+        yield
+    except SlackApiError as exc:
+        if exc.response.status_code == 429 or _error(exc) == "ratelimited":
+            after = _retry_after(exc)
+            raise DeliveryFailed(f"Slack {what}: ratelimited", retry_after=after) from None
+        if exc.response.status_code >= 500:
+            raise DeliveryFailed(
+                f"Slack {what}: HTTP {exc.response.status_code}", retry_after=OUTAGE_BACKOFF
+            ) from None
+        raise DeliveryFailed(f"Slack {what}: {_error(exc)}") from None
+    except (SlackClientError, OSError) as exc:
+        # Slack unreachable: an outage, not a bad request; wait and retry without limit.
+        raise DeliveryFailed(
+            f"Slack {what}: {type(exc).__name__}: {exc}", retry_after=OUTAGE_BACKOFF
+        ) from None
+
+
+def candidate_names(name: str, *, limit: int = 50) -> Iterator[str]:
+    """`name`, then `name-2`, `name-3`, …, each cut so the whole stays within 80 characters."""
+    yield name[:NAME_MAX]
+    for n in range(2, limit + 2):
+        suffix = f"-{n}"
+        yield name[: NAME_MAX - len(suffix)].rstrip("-") + suffix
+
+
+class SlackChat:
+    """`ChatPort` over a `slack_sdk.WebClient`; channel ids are kept in the database."""
+
+    def __init__(self, client: WebClient, *, engine: Engine, policy: Policy, clock: Clock):
+        self.client = client
+        self.engine = engine
+        self.policy = policy
+        self.clock = clock
+
+    # -------------------------------------------------------------------- open_channel
+    def open_channel(self, *, name: str, topic: str, incident_id: str) -> None:
+        stored = views.channel_for_incident(self.engine, incident_id)
+        if stored is None:
+            channel_id, actual = self._create(name)
+            with transaction(self.engine) as session:
+                session.add(
+                    m.SlackChannel(
+                        incident_id=incident_id,
+                        name=actual,
+                        channel_id=channel_id,
+                        created_at=self.clock.now(),
+                    )
+                )
+            stored = views.channel_for_incident(self.engine, incident_id)
+            assert stored is not None
+        channel = stored.channel_id
+        with slack_call("conversations.setTopic"):
+            self.client.conversations_setTopic(channel=channel, topic=topic[:TOPIC_MAX])
+        purpose = f"Incident {incident_id}, run by Command Post. Type /incident help."
+        with slack_call("conversations.setPurpose"):
+            self.client.conversations_setPurpose(channel=channel, purpose=purpose[:TOPIC_MAX])
+        self._invite(channel, self._paged_slack_ids(incident_id))
+        if stored.summary_ts is None:
+            card = self._summary(incident_id)
+            with slack_call("chat.postMessage"):
+                reply = self.client.chat_postMessage(channel=channel, **card)
+            ts = str(reply["ts"])
+            with transaction(self.engine) as session:
+                row = session.get(m.SlackChannel, incident_id)
+                assert row is not None
+                row.summary_ts = ts
+                session.add(row)
+        else:
+            ts = stored.summary_ts
+        self._tolerant("pins.add", lambda: self.client.pins_add(channel=channel, timestamp=ts))
+
+    def _create(self, name: str) -> tuple[str, str]:
+        for candidate in candidate_names(name):
+            try:
+                reply = self.client.conversations_create(name=candidate)
+            except SlackApiError as exc:
+                if _error(exc) == "name_taken":
+                    continue
+                with slack_call("conversations.create"):
+                    raise
+                raise  # pragma: no cover - slack_call always raises
+            except (SlackClientError, OSError):
+                with slack_call("conversations.create"):
+                    raise
+                raise  # pragma: no cover
+            channel = reply["channel"]
+            return str(channel["id"]), str(channel["name"])
+        raise DeliveryFailed(f"Slack conversations.create: every name like {name!r} is taken")
+
+    def _paged_slack_ids(self, incident_id: str) -> list[str]:
+        with read_transaction(self.engine) as session:
+            rows = session.exec(
+                select(m.RoleAssignment).where(m.RoleAssignment.incident_id == incident_id)
+            ).all()
+            people = {r.person_id for r in rows if r.active}
+        ids = {self._slack_id(p) for p in sorted(people) if self.policy.person(p) is not None}
+        return sorted(i for i in ids if i)
+
+    def _slack_id(self, person_id: str) -> str | None:
+        person = self.policy.person(person_id)
+        return person.slack_id if person else None
+
+    def _invite(self, channel: str, users: list[str]) -> None:
+        for start in range(0, len(users), INVITE_BATCH):
+            batch = ",".join(users[start : start + INVITE_BATCH])
+
+            def call(batch: str = batch) -> Any:
+                return self.client.conversations_invite(channel=channel, users=batch, force=True)
+
+            self._tolerant("conversations.invite", call)
+
+    def _tolerant(self, what: str, call: Any) -> None:
+        """Run a call whose 'already done' answers mean success (a retry finishing a set-up)."""
+        try:
+            call()
+        except SlackApiError as exc:
+            if _error(exc) in _TOLERATED:
+                return
+            with slack_call(what):
+                raise
+        except (SlackClientError, OSError):
+            with slack_call(what):
+                raise
+
+    def _summary(self, incident_id: str) -> dict[str, Any]:
+        with read_transaction(self.engine) as session:
+            view = views.summary_view(session, self.policy, incident_id)
+        if view is None:
+            return {"text": f"Incident {incident_id}"}
+        return summary_card(view).as_kwargs()
+
+    # ---------------------------------------------------------------------------- post
+    def post(
+        self, *, channel: str, text: str, incident_id: str | None, card: str | None = None
+    ) -> None:
+        stored = views.channel_for_incident(self.engine, incident_id) if incident_id else None
+        if channel.startswith("#") or incident_id is None:
+            target = channel.lstrip("#")
+        elif stored is None:
+            # Waiting on the open_channel item (deferred or failing): not an attempt used up.
+            raise DeliveryFailed(f"the channel of {incident_id} is not open yet", retry_after=1)
+        else:
+            target = stored.channel_id
+        content = self._rich(card) or {"text": text}
+        with slack_call("chat.postMessage"):
+            self.client.chat_postMessage(channel=target, **content)
+        if stored is not None and stored.summary_ts and target == stored.channel_id:
+            self.refresh_summary(stored)
+
+    def refresh_summary(self, stored: m.SlackChannel) -> None:
+        """Update the pinned card in place; a failure here is logged, not retried: the
+        message it accompanied went out, and the next change refreshes the card anyway."""
+        card = self._summary(stored.incident_id)
+        try:
+            self.client.chat_update(channel=stored.channel_id, ts=stored.summary_ts or "", **card)
+        except (SlackClientError, OSError) as exc:
+            log.warning("summary card of %s not updated: %s", stored.incident_id, exc)
+
+    def _rich(self, card: str | None) -> dict[str, Any] | None:
+        kind, _, ref = (card or "").partition(":")
+        if kind != "gate" or not ref.isdigit():
+            return None
+        with read_transaction(self.engine) as session:
+            view = views.gate_view(session, self.policy, int(ref))
+        return None if view is None else gate_card(view).as_kwargs()
+
+    # -------------------------------------------------------------------------- direct
+    def direct(
+        self, *, person: Person, text: str, incident_id: str | None, card: str | None = None
+    ) -> None:
+        user = person.slack_id or self._lookup(person)
+        if user is None:
+            log.warning("%s has no Slack id and no Slack account by email: not sent", person.id)
+            return
+        content: dict[str, Any] = {"text": text}
+        kind, _, ref = (card or "").partition(":")
+        if kind == "role_page" and incident_id and ref in {r.value for r in Role}:
+            with read_transaction(self.engine) as session:
+                page = views.role_page_view(session, self.policy, incident_id, Role(ref))
+            if page is not None:
+                content = role_page(page).as_kwargs()
+        with slack_call("chat.postMessage"):
+            self.client.chat_postMessage(channel=user, **content)
+
+    def _lookup(self, person: Person) -> str | None:
+        try:
+            reply = self.client.users_lookupByEmail(email=person.email)
+        except SlackApiError as exc:
+            if _error(exc) == "users_not_found":
+                return None
+            with slack_call("users.lookupByEmail"):
+                raise
+            raise  # pragma: no cover
+        except (SlackClientError, OSError):
+            with slack_call("users.lookupByEmail"):
+                raise
+            raise  # pragma: no cover
+        return str(reply["user"]["id"])

@@ -1,0 +1,112 @@
+"""Serving the Bolt app: a WSGI app (POST /slack/events, GET /healthz) on waitress, or Socket
+Mode when SLACK_APP_TOKEN is set.
+
+    SlackServer(ctx, settings).start(host, port)   background threads; .port, .stop()
+    SlackServer(...).serve_forever(host, port)     what `commandpost serve` runs
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
+
+from commandpost.chat.slack.app import Deliverer, SlackSettings, build_app, web_client
+from commandpost.core.policy import Policy
+from commandpost.scheduling import DeadlineRunner, metrics_wsgi_app, start_runner
+from commandpost.service.context import Context
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+def health_app(
+    slack: SlackRequestHandler,
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    metrics = metrics_wsgi_app()
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        get = environ.get("REQUEST_METHOD") == "GET"
+        if environ.get("PATH_INFO") == "/healthz" and get:
+            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"ok\n"]
+        if environ.get("PATH_INFO") == "/metrics" and get:
+            return metrics(environ, start_response)  # type: ignore[no-any-return]
+        return slack(environ, start_response)  # type: ignore[arg-type]
+
+    return wsgi
+
+
+class SlackServer:
+    def __init__(
+        self, ctx: Context, settings: SlackSettings, *, deliver_every: float = 2.0
+    ) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.client = web_client(settings)
+        self.deliverer = Deliverer(ctx, interval=deliver_every)
+        self.app = build_app(
+            ctx,
+            signing_secret=settings.signing_secret,
+            client=self.client,
+            deliverer=self.deliverer,
+        )
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.runner: DeadlineRunner | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> SlackServer:
+        wsgi = health_app(SlackRequestHandler(self.app))
+        self._server = create_server(wsgi, host=host, port=port, threads=8, ident="commandpost")
+        self.deliverer.start()
+        # Deadlines fire in-process; the deliverer above sends what they queue.
+        self.runner = start_runner(self.ctx, deliver=False)
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        self.deliverer.stop()
+        if self.runner is not None:
+            self.runner.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def serve_forever(self, host: str, port: int) -> None:
+        if self.settings.app_token:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            self.deliverer.start()
+            self.runner = start_runner(self.ctx, deliver=False)
+            log.info("Slack Socket Mode")
+            SocketModeHandler(self.app, self.settings.app_token).start()  # type: ignore[no-untyped-call]
+            return
+        self.start(host, port)
+        log.info("serving Slack on http://%s:%s/slack/events", host, self.port)
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(timeout=1)
+        except KeyboardInterrupt:
+            self.stop()
+
+
+def make_server(
+    *, database_url: str, policy: Policy, settings: SlackSettings, deliver_every: float = 2.0
+) -> SlackServer:
+    from commandpost.chat.slack.app import slack_context
+
+    client = web_client(settings)
+    ctx = slack_context(database_url=database_url, policy=policy, client=client)
+    return SlackServer(ctx, settings, deliver_every=deliver_every)

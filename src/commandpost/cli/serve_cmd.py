@@ -1,0 +1,38 @@
+"""`commandpost serve`: the Slack app over HTTP (or Socket Mode with SLACK_APP_TOKEN)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from commandpost.chat.slack.app import SlackSettings, missing_settings
+from commandpost.chat.slack.server import make_server
+from commandpost.cli.app import app
+from commandpost.cli.common import policy, settings
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("0.0.0.0", "--host", help="Interface to listen on."),
+    port: int = typer.Option(
+        int(os.environ.get("PORT") or 3000), "--port", help="Port (default $PORT or 3000)."
+    ),
+) -> None:
+    """Serve the Slack app: POST /slack/events and GET /healthz."""
+    missing = missing_settings()
+    if missing:
+        typer.echo(
+            "error: cannot serve Slack; missing environment variable(s): " + ", ".join(missing),
+            err=True,
+        )
+        sys.exit(2)
+    logging.basicConfig(level=settings().log_level)
+    server = make_server(
+        database_url=settings().database_url,
+        policy=policy(),
+        settings=SlackSettings.from_env(),
+    )
+    server.serve_forever(host, port)
