@@ -162,12 +162,6 @@ def test_dual_second_approver_is_counted_in_a_role_not_yet_used() -> None:
     assert gate.approvals == (Approval("bob", IC), Approval("carol", MO))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the first approver is counted in their first eligible role (sorted), so "
-    "a second approver holding only that role is refused although the first could have counted "
-    "in another; fixing it needs each approver's eligible roles in GateView",
-)
 def test_dual_is_completed_when_some_assignment_of_roles_works() -> None:
     gate = approve(view("containment_dual"), "bob", IC, SL)  # counted as incident_commander
     gate = approve(gate, "dan", IC)  # bob could count as safety_lead, dan as IC

@@ -14,7 +14,7 @@ from commandpost.chat.console import ConsoleChat
 from commandpost.core.audit import canonical_json
 from commandpost.core.gates import Decision, GateState
 from commandpost.core.policy import Policy
-from commandpost.core.vocabulary import IncidentClass
+from commandpost.core.vocabulary import IncidentClass, Role
 from commandpost.errors import Conflict, InvalidInput, NotAuthorised, NotFound
 from commandpost.service import audit_log, gates, outbox, roles
 from commandpost.service.context import Context
@@ -336,3 +336,25 @@ def test_a_paged_safety_lead_decides_only_after_acknowledging(gctx: Context) -> 
     with Session(gctx.engine) as s:
         rows = list(s.exec(select(m.GateDecision).where(m.GateDecision.gate_id == gate_id)))
     assert [(r.person_id, r.role, r.decision) for r in rows] == [("erin", "safety_lead", "approve")]
+
+
+def test_dual_pair_completes_by_swapping_the_first_approvers_role(
+    make_ctx: Callable[..., Context], executor: RecordingExecutor
+) -> None:
+    """mo is IC and a duty director, lena only a duty director: mo must count as IC."""
+    ctx = make_ctx(executor)
+    incident_id = declare_leak(ctx)
+    staff(ctx, incident_id)
+    roles.assign(ctx, incident_id, role=Role.INCIDENT_COMMANDER, person_id="mo", actor="alice")
+    roles.acknowledge(ctx, incident_id, person_id="mo")
+    gate_id = contain(ctx, incident_id, "disable_tool", {"tool": "issue_refund"})
+    gates.decide(ctx, gate_id, actor="erin", decision=Decision.ESCALATE)
+    assert gates.decide(ctx, gate_id, actor="mo", decision=Decision.APPROVE) == GateState.PENDING
+    assert gates.decide(ctx, gate_id, actor="lena", decision=Decision.APPROVE) == GateState.APPROVED
+    with Session(ctx.engine) as s:
+        query = select(m.AuditEvent).where(m.AuditEvent.kind == "gate.approve")
+        approved = s.exec(query.order_by(col(m.AuditEvent.seq))).all()
+    final = json.loads(approved[-1].data)
+    assert final["counted_as"] == {"mo": "incident_commander", "lena": "duty_director"}
+    outbox.deliver(ctx)
+    assert executor.gate_ids == [gate_id]

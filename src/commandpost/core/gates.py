@@ -7,9 +7,11 @@ decides who holds which role; this module decides what that allows.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from itertools import product
 from typing import Any
 
 from commandpost.core.audit import canonical_json
@@ -49,8 +51,18 @@ class Decision(StrEnum):
 
 @dataclass(frozen=True)
 class Approval:
+    """One approval, counted under `role`; `could_be` is every allowed role the approver held,
+    so a later approver can still complete a dual gate when only a swap of roles makes the
+    pair distinct."""
+
     person_id: str
     role: str
+    could_be: frozenset[str] = field(default=frozenset(), compare=False)
+
+    def options(self, allowed: Collection[str]) -> list[str]:
+        # The role already counted comes first: a settled approval moves only when it must.
+        others = sorted((self.could_be - {self.role}) & set(allowed))
+        return ([self.role] if self.role in allowed else []) + others
 
 
 @dataclass(frozen=True)
@@ -131,17 +143,29 @@ def decide(
         raise Conflict(
             "you have already approved this gate; dual approval needs a second, different person"
         )
-    used = {a.role for a in gate.approvals}
-    free = [r for r in eligible if r not in used]
-    if not free:
-        raise NotAuthorised(
-            "the second approval must come from a different role than " + ", ".join(sorted(used))
-        )
-    approvals = (*gate.approvals, Approval(actor, free[0]))
+    mine = Approval(actor, "", frozenset(eligible))
+    approvals = assign_roles((*gate.approvals, mine), allowed)
+    if approvals is None:
+        used = ", ".join(sorted({a.role for a in gate.approvals}))
+        raise NotAuthorised(f"the second approval must come from a different role than {used}")
     state = (
         GateState.APPROVED if len(approvals) >= gate.rule.required_approvals else GateState.PENDING
     )
-    return DecisionOutcome(decision, free[0], state, gate.tier, approvals)
+    return DecisionOutcome(decision, approvals[-1].role, state, gate.tier, approvals)
+
+
+def assign_roles(
+    approvals: tuple[Approval, ...], allowed: Collection[str]
+) -> tuple[Approval, ...] | None:
+    """Count each approval under a different allowed role, or None when no assignment exists.
+
+    Approvals per gate are one or two, so trying the combinations is the simple exact answer.
+    """
+    choices = [a.options(allowed) for a in approvals]
+    for combo in product(*choices):
+        if len(set(combo)) == len(combo):
+            return tuple(replace(a, role=r) for a, r in zip(approvals, combo, strict=True))
+    return None
 
 
 def on_silence(gate: GateView) -> SilenceOutcome:
@@ -157,8 +181,8 @@ def on_silence(gate: GateView) -> SilenceOutcome:
 
 def _carry(approvals: tuple[Approval, ...], rule: GateRule, tier: int) -> tuple[Approval, ...]:
     """An approval survives escalation only if its role may still decide at the new tier."""
-    roles = set(rule.tiers[tier].roles)
-    return tuple(a for a in approvals if a.role in roles)
+    roles = rule.tiers[tier].roles
+    return tuple(replace(a, role=a.options(roles)[0]) for a in approvals if a.options(roles))
 
 
 def tier_deadline(rule: GateRule, *, tier: int, start: datetime) -> datetime:

@@ -14,7 +14,7 @@ from commandpost.core.lifecycle import is_open
 from commandpost.core.vocabulary import Role, Severity, Status
 from commandpost.service import timers
 from commandpost.service.context import Context, audit, direct, enqueue, load_incident, post
-from commandpost.service.gates import on_silence
+from commandpost.service.gate_outcomes import on_silence
 from commandpost.service.roles import holder
 from commandpost.storage import models as m
 from commandpost.storage.engine import lock_audit_chain, transaction

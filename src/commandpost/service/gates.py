@@ -1,4 +1,7 @@
-"""Gate operations: request containment or restore, decide, confirm a manual step."""
+"""Gate operations: request containment or restore, decide, confirm a manual step.
+
+What follows a decision lives in `gate_outcomes`; loading and naming in `gate_rows`.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,23 @@ from sqlmodel import Session, col, select
 
 from commandpost.core import gates as rules
 from commandpost.core.deadlines import DeadlineKind, gate_due
-from commandpost.core.effects import ExecuteAction
-from commandpost.core.gates import Approval, Decision, GateKind, GateState, GateView
-from commandpost.core.policy import ContainmentAction, Policy
-from commandpost.core.vocabulary import Severity, Status
-from commandpost.errors import Conflict, InvalidInput, NotAuthorised, NotFound
+from commandpost.core.gates import Decision, GateKind, GateState
+from commandpost.core.vocabulary import Severity
+from commandpost.errors import Conflict, NotAuthorised
 from commandpost.service import timers
-from commandpost.service.context import Context, audit, direct, enqueue, load_incident, post
+from commandpost.service.context import Context, audit, direct, load_incident, post
+from commandpost.service.gate_outcomes import mark_contained, move_tier, queue_execution
+from commandpost.service.gate_rows import (
+    action_spec,
+    describe,
+    gate_view,
+    load_gate,
+    require_active,
+)
 from commandpost.service.params import coerce_params
 from commandpost.service.roles import refusal_hint, roles_of
 from commandpost.storage import models as m
-from commandpost.storage.engine import lock_audit_chain, transaction
+from commandpost.storage.engine import transaction
 
 
 def open_gate(
@@ -76,7 +85,7 @@ def open_gate(
         ctx,
         incident,
         f"Gate #{gate.id} ({kind.value}: {subject}) requested by {requester}: "
-        f"{_describe(payload)}. Needs {rule.approvals} approval from {deciders} "
+        f"{describe(payload)}. Needs {rule.approvals} approval from {deciders} "
         f"by {due_at:%H:%M}Z. Reply approve / reject <reason> / escalate.",
         card=f"gate:{gate.id}",
     )
@@ -96,9 +105,9 @@ def request_containment(
 
     with transaction(ctx.engine) as session:
         incident = load_incident(session, incident_id, lock=True)
-        _require_active(incident)
+        require_active(incident)
         require_role(session, ctx, incident, requester, doing="request containment")
-        spec = _action(ctx.policy_for(incident), action)
+        spec = action_spec(ctx.policy_for(incident), action)
         values = coerce_params(action, spec, params)
         payload = {
             "action": action,
@@ -131,11 +140,11 @@ def request_restore(
     with transaction(ctx.engine) as session:
         incident = load_incident(session, incident_id, lock=True)
         require_role(session, ctx, incident, requester, doing="request a restore")
-        original = _gate(session, gate_id, incident.id)
+        original = load_gate(session, gate_id, incident.id)
         if original.kind != GateKind.CONTAINMENT.value or original.execution != "executed":
             raise Conflict(f"gate #{gate_id} is not an executed containment action")
         body = json.loads(original.payload)
-        spec = _action(ctx.policy_for(incident), body["action"])
+        spec = action_spec(ctx.policy_for(incident), body["action"])
         if not spec.reversible:
             raise Conflict(f"{body['action']} is irreversible; there is nothing to restore")
         payload = {
@@ -171,7 +180,7 @@ def decide(
     from commandpost.service.incidents import apply_severity
 
     with transaction(ctx.engine) as session:
-        gate = _gate(session, gate_id, None, lock=True)
+        gate = load_gate(session, gate_id, None, lock=True)
         incident = load_incident(session, gate.incident_id)
         policy = ctx.policy_for(incident)
         from commandpost.service.context import person_or_refuse
@@ -185,7 +194,7 @@ def decide(
                     f"gate #{gate_id} asked to go from {asked_from} to {gate.subject}, but "
                     f"{incident.id} is now {incident.severity}; reject it and ask again"
                 )
-        view = _view(session, policy, gate)
+        view = gate_view(session, policy, gate)
         try:
             outcome = rules.decide(
                 view,
@@ -223,10 +232,12 @@ def decide(
             reason=reason,
             payload_hash=gate.payload_hash,
             state=outcome.state.value,
+            # Who counts under which role once this decision is in (a dual pair may swap).
+            counted_as={a.person_id: a.role for a in outcome.approvals},
         )
         gate.state = outcome.state.value
         if outcome.tier != gate.tier:
-            _move_tier(
+            move_tier(
                 session, ctx, incident, gate, policy, tier=outcome.tier, why=f"{actor} escalated"
             )
         elif outcome.state is GateState.PENDING:
@@ -265,87 +276,16 @@ def decide(
                 gate.execution = "executed"
                 gate.executed_at = now
             else:
-                _queue_execution(session, ctx, incident, gate, json.loads(gate.payload))
+                queue_execution(session, ctx, incident, gate, json.loads(gate.payload))
         session.add(gate)
         return outcome.state
-
-
-def on_silence(session: Session, ctx: Context, incident: m.Incident, gate: m.Gate) -> str:
-    """A gate's decision deadline passed: escalate, expire, or run the pre-authorised fallback."""
-    policy = ctx.policy_for(incident)
-    outcome = rules.on_silence(_view(session, policy, gate))
-    if outcome.state is GateState.PENDING:
-        _move_tier(
-            session,
-            ctx,
-            incident,
-            gate,
-            policy,
-            tier=outcome.tier,
-            why="no decision by the deadline",
-        )
-        return f"escalated to tier {outcome.tier + 1}"
-    gate.state = outcome.state.value
-    gate.decided_at = ctx.now()
-    session.add(gate)
-    ic = _ic(session, incident)
-    if outcome.state is GateState.EXPIRED:
-        audit(
-            session,
-            ctx,
-            incident,
-            actor="commandpost",
-            kind="gate.expired",
-            gate=gate.id,
-            tier=gate.tier + 1,
-        )
-        text = (
-            f"Gate #{gate.id} ({gate.subject}) EXPIRED with no decision; the action did "
-            "not run. Silence never approves: request it again if it is still needed."
-        )
-        post(session, ctx, incident, text)
-        for person in {gate.requester, ic} - {None}:
-            assert person is not None
-            direct(session, ctx, incident, person, text)
-        return "expired"
-    fallback = policy.gates[gate.rule].fallback
-    assert fallback is not None
-    spec = _action(policy, fallback.action)
-    payload = {
-        "action": fallback.action,
-        "params": dict(fallback.params),
-        "reversible": spec.reversible,
-        "executor": spec.executor.type,
-        "mode": "contain",
-        "fallback_for": gate.id,
-    }
-    audit(
-        session,
-        ctx,
-        incident,
-        actor="commandpost",
-        kind="gate.fallback",
-        gate=gate.id,
-        fallback=payload,
-    )
-    text = (
-        f":rotating_light: Gate #{gate.id} ({gate.subject}) got NO decision from any tier. "
-        f"Running the policy's PRE-AUTHORISED fallback instead: {_describe(payload)}. "
-        f"The requested action ({gate.subject}) did NOT run."
-    )
-    post(session, ctx, incident, text)
-    for person in {gate.requester, ic} - {None}:
-        assert person is not None
-        direct(session, ctx, incident, person, text)
-    _queue_execution(session, ctx, incident, gate, payload)
-    return "fallback"
 
 
 def confirm_manual(ctx: Context, gate_id: int, *, actor: str, note: str | None = None) -> None:
     from commandpost.service.incidents import require_role
 
     with transaction(ctx.engine) as session:
-        gate = _gate(session, gate_id, None, lock=True)
+        gate = load_gate(session, gate_id, None, lock=True)
         incident = load_incident(session, gate.incident_id)
         require_role(session, ctx, incident, actor, doing="confirm a manual step")
         if gate.execution != "manual_pending":
@@ -359,155 +299,8 @@ def confirm_manual(ctx: Context, gate_id: int, *, actor: str, note: str | None =
         mark_contained(session, ctx, incident, gate, actor=actor)
 
 
-def mark_contained(
-    session: Session, ctx: Context, incident: m.Incident, gate: m.Gate, *, actor: str
-) -> None:
-    """The first executed containment action contains the incident (if it was still open)."""
-    from commandpost.service.incidents import apply_status
-
-    if gate.kind != GateKind.CONTAINMENT.value:
-        return
-    ran = gate.subject
-    fallback = ctx.policy_for(incident).gates[gate.rule].fallback
-    if gate.state == GateState.FALLBACK.value and fallback is not None:
-        ran = f"{fallback.action} (pre-authorised fallback for {gate.subject})"
-    if incident.status in (Status.DECLARED.value, Status.INVESTIGATING.value):
-        apply_status(
-            session,
-            ctx,
-            incident,
-            status=Status.CONTAINED,
-            actor=actor,
-            note=f"containment action {ran} executed (gate #{gate.id})",
-        )
-
-
 def list_gates(ctx: Context, incident_id: str) -> list[m.Gate]:
     with transaction(ctx.engine) as session:
         incident = load_incident(session, incident_id)
         query = select(m.Gate).where(m.Gate.incident_id == incident.id).order_by(col(m.Gate.id))
         return list(session.exec(query))
-
-
-def _queue_execution(
-    session: Session, ctx: Context, incident: m.Incident, gate: m.Gate, payload: dict[str, Any]
-) -> None:
-    assert gate.id is not None
-    gate.execution = "queued"
-    session.add(gate)
-    enqueue(
-        session,
-        ctx,
-        ExecuteAction(
-            gate_id=gate.id,
-            incident_id=incident.id,
-            action=payload["action"],
-            params={"values": payload["params"], "mode": payload.get("mode", "contain")},
-        ),
-    )
-
-
-def _move_tier(
-    session: Session,
-    ctx: Context,
-    incident: m.Incident,
-    gate: m.Gate,
-    policy: Policy,
-    *,
-    tier: int,
-    why: str,
-) -> None:
-    assert gate.id is not None
-    rule = policy.gates[gate.rule]
-    now = ctx.now()
-    gate.tier = tier
-    gate.tier_started_at = now
-    session.add(gate)
-    timers.cancel(session, incident.id, kind=DeadlineKind.GATE, subject=str(gate.id))
-    due_at = rules.tier_deadline(rule, tier=tier, start=now)
-    timers.schedule(session, incident.id, gate_due(gate_id=gate.id, tier=tier, due_at=due_at))
-    audit(
-        session,
-        ctx,
-        incident,
-        actor="commandpost",
-        kind="gate.tier",
-        gate=gate.id,
-        tier=tier + 1,
-        why=why,
-    )
-    roles = rule.tiers[tier].roles
-    post(
-        session,
-        ctx,
-        incident,
-        f"Gate #{gate.id} ({gate.subject}) escalated to tier {tier + 1} "
-        f"({why}): now {', '.join(roles)} may decide, by {due_at:%H:%M}Z.",
-    )
-    for group in roles:
-        for person in policy.groups.get(group, []):
-            direct(
-                session,
-                ctx,
-                incident,
-                person,
-                f"Decision needed on gate #{gate.id} in {incident.id}: {gate.subject}.",
-            )
-
-
-def _view(session: Session, policy: Policy, gate: m.Gate) -> GateView:
-    decisions = session.exec(
-        select(m.GateDecision).where(
-            m.GateDecision.gate_id == gate.id, m.GateDecision.decision == Decision.APPROVE.value
-        )
-    )
-    rule = policy.gates[gate.rule]
-    allowed = set(rule.tiers[gate.tier].roles)
-    approvals = tuple(Approval(d.person_id, d.role) for d in decisions if d.role in allowed)
-    return GateView(
-        state=GateState(gate.state),
-        requester=gate.requester,
-        rule=rule,
-        tier=gate.tier,
-        approvals=approvals,
-        payload_hash=gate.payload_hash,
-    )
-
-
-def _gate(session: Session, gate_id: int, incident_id: str | None, *, lock: bool = False) -> m.Gate:
-    query = select(m.Gate).where(m.Gate.id == gate_id)
-    if lock:
-        lock_audit_chain(session)  # before the row lock: see load_incident
-        query = query.with_for_update()
-    gate = session.exec(query).first()
-    if gate is None or (incident_id is not None and gate.incident_id != incident_id):
-        raise NotFound(f"no gate #{gate_id}" + (f" in {incident_id}" if incident_id else ""))
-    return gate
-
-
-def _action(policy: Policy, name: str) -> ContainmentAction:
-    spec = policy.actions.get(name)
-    if spec is None:
-        raise InvalidInput(
-            f"unknown action {name!r}; the policy has " + ", ".join(sorted(policy.actions))
-        )
-    return spec
-
-
-def _require_active(incident: m.Incident) -> None:
-    if incident.status in (Status.RESOLVED.value, Status.CLOSED.value):
-        raise Conflict(f"{incident.id} is {incident.status}; no new containment")
-
-
-def _ic(session: Session, incident: m.Incident) -> str | None:
-    from commandpost.service.incidents import ic_of
-
-    return ic_of(session, incident)
-
-
-def _describe(payload: dict[str, Any]) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in sorted(payload.get("params", {}).items()))
-    flag = "reversible" if payload.get("reversible", True) else "IRREVERSIBLE"
-    if "action" in payload:
-        return f"{payload['action']}({params}) [{flag}, {payload.get('executor')}]"
-    return ", ".join(f"{k}={v}" for k, v in sorted(payload.items()))

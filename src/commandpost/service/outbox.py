@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from commandpost.core.gates import GateKind
 from commandpost.errors import CommandPostError, DeliveryFailed
 from commandpost.service.context import Context, audit, load_incident, post
-from commandpost.service.gates import mark_contained
+from commandpost.service.gate_outcomes import mark_contained
 from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction, transaction
 
