@@ -156,9 +156,11 @@ def test_sigkilled_worker_restarted_fires_each_overdue_deadline_once(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    "db_url", ["postgres"], indirect=True
+)  # replicas share work through PostgreSQL
 def test_two_workers_on_postgresql_fire_1000_deadlines_once(live: Context, tmp_path: Path) -> None:
-    if live.engine.dialect.name != "postgresql":
-        pytest.skip("replicas share work through PostgreSQL")
+    assert live.engine.dialect.name == "postgresql"
     url = live.engine.url.render_as_string(hide_password=False)
     logs = [tmp_path / "w1.log", tmp_path / "w2.log"]
     # A 60 s safety poll: the workers hear of the new deadlines through NOTIFY.
@@ -203,9 +205,11 @@ HOLD_A_CLAIM = textwrap.dedent(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    "db_url", ["postgres"], indirect=True
+)  # row claims are PostgreSQL's SKIP LOCKED
 def test_a_claim_held_by_a_killed_worker_is_taken_over(live: Context, tmp_path: Path) -> None:
-    if live.engine.dialect.name != "postgresql":
-        pytest.skip("row claims are PostgreSQL's SKIP LOCKED")
+    assert live.engine.dialect.name == "postgresql"
     [probe] = add_probes(live, [now() - timedelta(seconds=1)])
     marker = tmp_path / "holding"
     url = live.engine.url.render_as_string(hide_password=False)
