@@ -291,10 +291,13 @@ class FakeSlack:
         with self._lock:
             self._calls.clear()
 
-    def wait_for(self, predicate: Callable[[FakeSlack], bool], *, timeout: float = 5.0) -> None:
-        """Block until `predicate(self)` holds (checked after every call); AssertionError
-        after `timeout` seconds. The app under test does its Slack work after the ack, so
-        tests wait for the calls instead of sleeping."""
+    def wait_for(
+        self, predicate: Callable[[FakeSlack], bool], *, timeout: float = 5.0, poll: float = 0.05
+    ) -> None:
+        """Block until `predicate(self)` holds (checked after every call, and every `poll`
+        seconds for predicates that also read the app's database); AssertionError after
+        `timeout` seconds. The app under test does its Slack work after the ack, so tests
+        wait for the calls instead of sleeping."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while not predicate(self):
@@ -302,7 +305,7 @@ class FakeSlack:
                 if left <= 0:
                     methods = [c.method for c in self._calls]
                     raise AssertionError(f"timed out after {timeout}s; calls so far: {methods}")
-                self._changed.wait(left)
+                self._changed.wait(min(left, poll))
 
     def wait_for_calls(
         self, method: str, *, count: int = 1, ok: bool | None = True, timeout: float = 5.0

@@ -173,6 +173,20 @@ class SlackChannel(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class SlackGateCard(SQLModel, table=True):
+    """A gate card posted in an incident channel, and a digest of what it last showed: the
+    card is updated in place (chat.update) whenever what it would show differs."""
+
+    __tablename__ = "slack_gate_cards"
+
+    gate_id: int = Field(primary_key=True, foreign_key="gates.id")
+    incident_id: str = Field(max_length=20, index=True)
+    channel_id: str = Field(max_length=40)
+    ts: str = Field(max_length=40)
+    rendered: str = Field(max_length=64)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class SlackEvent(SQLModel, table=True):
     """An Events API delivery already handled: Slack's retries of it are dropped."""
 

@@ -4,6 +4,7 @@ who typed or clicked (chat.postEphemeral) and changes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -13,10 +14,10 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
-from sqlmodel import select
+from sqlalchemy.exc import IntegrityError
 
 from commandpost.chat.slack import commands as c
-from commandpost.chat.slack import dispatch, views
+from commandpost.chat.slack import dispatch, gatecards, views
 from commandpost.chat.slack.blocks import (
     ACK_ACTION,
     DECLARE_CALLBACK,
@@ -27,7 +28,6 @@ from commandpost.chat.slack.blocks import (
     DeclareForm,
     declare_form_errors,
     declare_modal,
-    gate_card,
     help_message,
     parse_ack_value,
     parse_gate_value,
@@ -36,8 +36,8 @@ from commandpost.chat.slack.blocks import (
     role_page_acknowledged,
     usage_text,
 )
-from commandpost.chat.slack.blocks_gate import REASON_BLOCK, GateOutcomeView, gate_card_decided
-from commandpost.core.gates import Decision, GateState
+from commandpost.chat.slack.blocks_gate import REASON_BLOCK
+from commandpost.core.gates import Decision
 from commandpost.errors import UserError
 from commandpost.service import gates, roles
 from commandpost.service.context import Context
@@ -181,29 +181,33 @@ class Listeners:
             self.update_gate_card(client, gate_id, channel=channel, ts=ts)
 
     def update_gate_card(self, client: WebClient, gate_id: int, *, channel: str, ts: str) -> None:
-        with read_transaction(self.ctx.engine) as session:
-            view = views.gate_view(session, self.ctx.policy, gate_id)
-            gate = session.get(m.Gate, gate_id)
-            decided = [
-                d
-                for d in session.exec(
-                    select(m.GateDecision).where(m.GateDecision.gate_id == gate_id)
-                ).all()
-                if d.decision != "escalate"
-            ]
-        if view is None or gate is None:
+        """A stored card is refreshed by the port before the message the decision queued
+        (one writer per incident, so no stale render overwrites a newer one). A card the
+        port did not store (posted before migration 0003) is updated here and adopted, so
+        later changes reach it too."""
+        if gatecards.stored_card(self.ctx.engine, gate_id) is not None:
             return
-        if gate.state == GateState.PENDING.value:
-            card = gate_card(view)
-        else:
-            outcome = GateOutcomeView(
-                state=GateState(gate.state),
-                at=gate.decided_at or self.ctx.now(),
-                by=[views.person_who(self.ctx.policy, d.person_id) for d in decided],
-                reason=next((d.reason or "" for d in decided if d.decision == "reject"), ""),
+        with read_transaction(self.ctx.engine) as session:
+            now = gatecards.render(session, self.ctx.policy, gate_id)
+            gate = session.get(m.Gate, gate_id)
+        if now is None or gate is None:
+            return
+        state, card = now
+        try:
+            client.chat_update(channel=channel, ts=ts, **card.as_kwargs())
+        except SlackClientError as exc:
+            log.warning("card not updated: %s", exc)
+            return
+        with contextlib.suppress(IntegrityError):
+            gatecards.remember(
+                self.ctx.engine,
+                self.ctx.clock,
+                gate_id=gate_id,
+                incident_id=gate.incident_id,
+                channel_id=channel,
+                ts=ts,
+                rendered_as=gatecards.rendered(state, card),
             )
-            card = gate_card_decided(view, outcome)
-        _quietly(lambda: client.chat_update(channel=channel, ts=ts, **card.as_kwargs()))
 
     def open_reject(self, ack: Ack, body: Body, client: WebClient) -> None:
         ack()

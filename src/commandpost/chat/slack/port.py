@@ -7,7 +7,10 @@
                    creating a second channel.
     post           chat.postMessage to the incident channel's id (or a named channel such as
                    the announcements channel); a gate request is shown as a gate card with
-                   buttons; afterwards the pinned summary card is updated in place.
+                   buttons, and where it went is stored (slack_gate_cards). Before any
+                   message about an incident, that incident's gate cards whose gate changed
+                   since they were rendered are updated in place (see `gatecards`); after it,
+                   the pinned summary card is.
     direct         chat.postMessage to the person's user id (the app's DM); a page is shown
                    as a role page with an Acknowledge button.
 
@@ -30,8 +33,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from commandpost.chat.slack import views
-from commandpost.chat.slack.blocks import gate_card, role_page, summary_card
+from commandpost.chat.slack import gatecards, views
+from commandpost.chat.slack.blocks import SlackMessage, role_page, summary_card
 from commandpost.core.policy import Person, Policy
 from commandpost.core.vocabulary import Role
 from commandpost.errors import DeliveryFailed
@@ -82,6 +85,11 @@ def slack_call(what: str) -> Iterator[None]:
         raise DeliveryFailed(
             f"Slack {what}: {type(exc).__name__}: {exc}", retry_after=OUTAGE_BACKOFF
         ) from None
+
+
+def _gate_ref(card: str | None) -> int | None:
+    kind, _, ref = (card or "").partition(":")
+    return int(ref) if kind == "gate" and ref.isdigit() else None
 
 
 def candidate_names(name: str, *, limit: int = 50) -> Iterator[str]:
@@ -210,9 +218,33 @@ class SlackChat:
             raise DeliveryFailed(f"the channel of {incident_id} is not open yet", retry_after=1)
         else:
             target = stored.channel_id
-        content = self._rich(card) or {"text": text}
+        if stored is not None:
+            # Gate cards first: a 429 here defers the whole item before anything is posted.
+            gatecards.refresh(
+                self.client,
+                self.engine,
+                self.policy,
+                self.clock,
+                stored.incident_id,
+                call=slack_call,
+            )
+        gate_id = _gate_ref(card)
+        if gate_id is not None and gatecards.stored_card(self.engine, gate_id) is not None:
+            return  # this gate's card is already posted (a retry): it is refreshed above
+        rich = self._gate_card(gate_id)
+        content = rich[1].as_kwargs() if rich else {"text": text}
         with slack_call("chat.postMessage"):
-            self.client.chat_postMessage(channel=target, **content)
+            reply = self.client.chat_postMessage(channel=target, **content)
+        if rich is not None and gate_id is not None and incident_id is not None:
+            gatecards.remember(
+                self.engine,
+                self.clock,
+                gate_id=gate_id,
+                incident_id=incident_id,
+                channel_id=str(reply.get("channel") or target),
+                ts=str(reply["ts"]),
+                rendered_as=gatecards.rendered(*rich),
+            )
         if stored is not None and stored.summary_ts and target == stored.channel_id:
             self.refresh_summary(stored)
 
@@ -225,13 +257,13 @@ class SlackChat:
         except (SlackClientError, OSError) as exc:
             log.warning("summary card of %s not updated: %s", stored.incident_id, exc)
 
-    def _rich(self, card: str | None) -> dict[str, Any] | None:
-        kind, _, ref = (card or "").partition(":")
-        if kind != "gate" or not ref.isdigit():
+    def _gate_card(self, gate_id: int | None) -> tuple[str, SlackMessage] | None:
+        """The gate's card as the gate is now (decided already, if it was decided before
+        its card went out)."""
+        if gate_id is None:
             return None
         with read_transaction(self.engine) as session:
-            view = views.gate_view(session, self.policy, int(ref))
-        return None if view is None else gate_card(view).as_kwargs()
+            return gatecards.render(session, self.policy, gate_id)
 
     # -------------------------------------------------------------------------- direct
     def direct(

@@ -64,12 +64,17 @@ class SlackServer:
     def port(self) -> int:
         return int(self._server.effective_port)
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> SlackServer:
+    def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, run_deadlines: bool = True
+    ) -> SlackServer:
+        """Serve in background threads. `run_deadlines=False` leaves firing deadlines to
+        someone else (a `commandpost worker`, or a test that moves a simulated clock)."""
         wsgi = health_app(SlackRequestHandler(self.app))
         self._server = create_server(wsgi, host=host, port=port, threads=8, ident="commandpost")
         self.deliverer.start()
-        # Deadlines fire in-process; the deliverer above sends what they queue.
-        self.runner = start_runner(self.ctx, deliver=False)
+        if run_deadlines:
+            # Deadlines fire in-process; the deliverer above sends what they queue.
+            self.runner = start_runner(self.ctx, deliver=False)
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
         self._thread.start()
         return self
