@@ -351,14 +351,8 @@ def resolve(ctx: Context, incident_id: str, *, actor: str, summary: str) -> None
     if not summary.strip():
         raise InvalidInput("resolve needs a summary of what was done")
     with transaction(ctx.engine) as session:
-        incident = load_incident(session, incident_id, lock=True)
-        require_role(
-            session,
-            ctx,
-            incident,
-            actor,
-            roles=(Role.INCIDENT_COMMANDER,),
-            doing="resolve the incident",
+        incident = _locked_for_ic(
+            session, ctx, incident_id, actor=actor, doing="resolve the incident"
         )
         check_transition(Status(incident.status), Status.RESOLVED)
         waiting = list(
@@ -399,16 +393,19 @@ def resolve(ctx: Context, incident_id: str, *, actor: str, summary: str) -> None
         )
 
 
+def _locked_for_ic(
+    session: Session, ctx: Context, incident_id: str, *, actor: str, doing: str
+) -> m.Incident:
+    """Ending an incident is the incident commander's call."""
+    incident = load_incident(session, incident_id, lock=True)
+    require_role(session, ctx, incident, actor, roles=(Role.INCIDENT_COMMANDER,), doing=doing)
+    return incident
+
+
 def close(ctx: Context, incident_id: str, *, actor: str) -> None:
     with transaction(ctx.engine) as session:
-        incident = load_incident(session, incident_id, lock=True)
-        require_role(
-            session,
-            ctx,
-            incident,
-            actor,
-            roles=(Role.INCIDENT_COMMANDER,),
-            doing="close the incident",
+        incident = _locked_for_ic(
+            session, ctx, incident_id, actor=actor, doing="close the incident"
         )
         check_transition(Status(incident.status), Status.CLOSED)
         incident.status = Status.CLOSED.value
