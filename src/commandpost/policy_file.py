@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from commandpost.core.policy import Policy, PolicyCrossReferenceError
+from commandpost.core.policy import Policy, PolicyCrossReferenceError, cross_reference_problems
 from commandpost.errors import PolicyInvalid
 
 PathPart = str | int
@@ -101,11 +101,60 @@ def validate(document: Any, *, source: str) -> Policy:
         )
         problem = Problem((), f"the policy must be a YAML mapping, not {found}", 1)
         raise PolicyInvalid([problem.render()], source=source)
+    plain = _plain(document)
     try:
-        return Policy.model_validate(_plain(document))
+        return Policy.model_validate(plain)
     except ValidationError as exc:
-        problems = [p.render() for p in problems_of(exc, document)]
-        raise PolicyInvalid(problems, source=source) from None
+        problems = problems_of(exc, document)
+        # pydantic skips the cross-reference check once a field is invalid; run it on the
+        # sections that did validate, so one run shows every problem.
+        problems += [p for p in _cross_references(plain, document) if p not in problems]
+        raise PolicyInvalid([p.render() for p in problems], source=source) from None
+
+
+# Which sections a section's cross-references read: a problem is only reported when its own
+# section and everything it reads validated, or it would be an echo of another problem.
+_READS: dict[str, set[str]] = {
+    "people": set(),
+    "rotations": {"people"},
+    "groups": {"people"},
+    "severities": {"rotations"},
+    "gates": {"groups", "actions"},
+    "actions": {"gates"},
+}
+
+
+def _cross_references(plain: dict[str, Any], document: Any) -> list[Problem]:
+    good: dict[str, Any] = {}
+    for name, info in Policy.model_fields.items():
+        if name not in plain:
+            continue
+        kind: Any = info.annotation
+        # Constraints such as min_length live in the field's metadata, not in its type.
+        adapter: TypeAdapter[Any] = TypeAdapter(
+            Annotated[kind, *info.metadata] if info.metadata else kind
+        )
+        try:
+            good[name] = adapter.validate_python(plain[name])
+        except ValidationError:
+            continue
+    if all(name in good for name in _READS if name in plain):
+        return []  # every section validated: the model validator already ran
+    # Sections that failed stand in empty; the filter below drops whatever that makes up.
+    empty: dict[str, Any] = {name: [] if name == "people" else {} for name in _READS}
+    partial = Policy.model_construct(**{**empty, **good})
+    try:
+        problems = cross_reference_problems(partial)
+    except (AttributeError, KeyError, TypeError):
+        return []  # a section the check needs is missing altogether; its error says so
+    return [
+        Problem(path, message, line_of(document, path))
+        for path, message in problems
+        if path
+        and isinstance(path[0], str)
+        and path[0] in good
+        and _READS.get(path[0], set()) <= good.keys()
+    ]
 
 
 def load_policy(path: str | Path) -> Policy:

@@ -152,70 +152,7 @@ class Policy(_Strict):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        ids = [p.id for p in self.people]
-        known = set(ids)
-        for index, pid in enumerate(ids):
-            if ids.index(pid) != index:
-                problems.append((("people", index, "id"), f"duplicate person id {pid!r}"))
-        for sev in Severity:
-            if sev not in self.severities:
-                problems.append((("severities",), f"missing severity {sev.value}"))
-        for sev, spec in self.severities.items():
-            for index, role in enumerate(spec.page):
-                if role not in self.rotations:
-                    problems.append(
-                        (
-                            ("severities", sev.value, "page", index),
-                            f"role {role.value} is paged but has no rotation",
-                        )
-                    )
-        for role in CORE_ROLES:
-            if role not in self.rotations:
-                problems.append((("rotations",), f"missing rotation for core role {role.value}"))
-        for role, rotation in self.rotations.items():
-            for step in ("primary", "secondary", "manager"):
-                pid = getattr(rotation, step)
-                if pid is not None and pid not in known:
-                    problems.append((("rotations", role.value, step), f"unknown person {pid!r}"))
-        role_names = {r.value for r in Role}
-        for group, members in self.groups.items():
-            if group in role_names:
-                problems.append((("groups", group), "a group cannot reuse a role name"))
-            for index, pid in enumerate(members):
-                if pid not in known:
-                    problems.append((("groups", group, index), f"unknown person {pid!r}"))
-        decider_names = role_names | set(self.groups)
-        for gname, rule in self.gates.items():
-            for tindex, tier in enumerate(rule.tiers):
-                for rindex, rname in enumerate(tier.roles):
-                    if rname not in decider_names:
-                        problems.append(
-                            (
-                                ("gates", gname, "tiers", tindex, "roles", rindex),
-                                f"{rname!r} is neither a role nor a group",
-                            )
-                        )
-                if rule.approvals == "dual" and len(set(tier.roles)) < 2:
-                    problems.append(
-                        (
-                            ("gates", gname, "tiers", tindex, "roles"),
-                            "dual approval needs at least two distinct roles in every tier",
-                        )
-                    )
-            if rule.fallback is not None and rule.fallback.action not in self.actions:
-                problems.append(
-                    (
-                        ("gates", gname, "fallback", "action"),
-                        f"unknown action {rule.fallback.action!r}",
-                    )
-                )
-        for required in ("containment", "severity_downgrade", "restore"):
-            if required not in self.gates:
-                problems.append((("gates",), f"missing gate rule {required!r}"))
-        for aname, action in self.actions.items():
-            if action.gate not in self.gates:
-                problems.append((("actions", aname, "gate"), f"unknown gate rule {action.gate!r}"))
+        problems = cross_reference_problems(self)
         if problems:
             raise PolicyCrossReferenceError(problems)
         return self
@@ -233,6 +170,75 @@ class Policy(_Strict):
 
     def version(self) -> str:
         return policy_version(self)
+
+
+def cross_reference_problems(policy: Policy) -> list[tuple[tuple[str | int, ...], str]]:
+    """Names that must point at something: people, roles, groups, gates, actions."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    ids = [p.id for p in policy.people]
+    known = set(ids)
+    for index, pid in enumerate(ids):
+        if ids.index(pid) != index:
+            problems.append((("people", index, "id"), f"duplicate person id {pid!r}"))
+    for sev in Severity:
+        if sev not in policy.severities:
+            problems.append((("severities",), f"missing severity {sev.value}"))
+    for sev, spec in policy.severities.items():
+        for index, role in enumerate(spec.page):
+            if role not in policy.rotations:
+                problems.append(
+                    (
+                        ("severities", sev.value, "page", index),
+                        f"role {role.value} is paged but has no rotation",
+                    )
+                )
+    for role in CORE_ROLES:
+        if role not in policy.rotations:
+            problems.append((("rotations",), f"missing rotation for core role {role.value}"))
+    for role, rotation in policy.rotations.items():
+        for step in ("primary", "secondary", "manager"):
+            pid = getattr(rotation, step)
+            if pid is not None and pid not in known:
+                problems.append((("rotations", role.value, step), f"unknown person {pid!r}"))
+    role_names = {r.value for r in Role}
+    for group, members in policy.groups.items():
+        if group in role_names:
+            problems.append((("groups", group), "a group cannot reuse a role name"))
+        for index, pid in enumerate(members):
+            if pid not in known:
+                problems.append((("groups", group, index), f"unknown person {pid!r}"))
+    decider_names = role_names | set(policy.groups)
+    for gname, rule in policy.gates.items():
+        for tindex, tier in enumerate(rule.tiers):
+            for rindex, rname in enumerate(tier.roles):
+                if rname not in decider_names:
+                    problems.append(
+                        (
+                            ("gates", gname, "tiers", tindex, "roles", rindex),
+                            f"{rname!r} is neither a role nor a group",
+                        )
+                    )
+            if rule.approvals == "dual" and len(set(tier.roles)) < 2:
+                problems.append(
+                    (
+                        ("gates", gname, "tiers", tindex, "roles"),
+                        "dual approval needs at least two distinct roles in every tier",
+                    )
+                )
+        if rule.fallback is not None and rule.fallback.action not in policy.actions:
+            problems.append(
+                (
+                    ("gates", gname, "fallback", "action"),
+                    f"unknown action {rule.fallback.action!r}",
+                )
+            )
+    for required in ("containment", "severity_downgrade", "restore"):
+        if required not in policy.gates:
+            problems.append((("gates",), f"missing gate rule {required!r}"))
+    for aname, action in policy.actions.items():
+        if action.gate not in policy.gates:
+            problems.append((("actions", aname, "gate"), f"unknown gate rule {action.gate!r}"))
+    return problems
 
 
 class PolicyCrossReferenceError(ValueError):
