@@ -729,8 +729,7 @@ class SlackDrill:
             kind = c.Evidence if step.kind == "evidence" else c.Note
             self.command(who, kind(step.text), error)
         elif isinstance(step, dm.Update):
-            # No `/incident update` in Slack: an update is a note in the channel.
-            self.command(who, c.Note(step.text), error)
+            self.command(who, c.Update(step.text), error)
         elif isinstance(step, dm.ChangeStatus):
             self.command(who, c.StatusChange(step.to, step.note), error)
         elif isinstance(step, dm.Contain):

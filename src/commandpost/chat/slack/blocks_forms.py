@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from commandpost.chat.slack import commands
 from commandpost.chat.slack.blocks_text import (
     HEADER_TEXT,
     INPUT_ACTION,
@@ -182,22 +183,9 @@ def declare_form_errors(form: DeclareForm) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------ help/usage
+# One source for the words of each subcommand: the parser's own table.
 USAGE: Mapping[str, tuple[str, str]] = {
-    "declare": ('declare [sev] [class] ["title"]', "declare an incident (no arguments: a form)"),
-    "ack": ("ack", "acknowledge the role you were paged for"),
-    "assign": ("assign <role> @user", "give a role to someone"),
-    "handover": ("handover <role> @user", "hand your role over"),
-    "sev": ("sev <level> [reason]", "change severity (a downgrade asks for approval)"),
-    "status": ("status <status> [note]", "move the incident on"),
-    "contain": ("contain <action> key=value…", "request a containment action (a gate)"),
-    "note": ("note <text>", "add a note to the timeline"),
-    "evidence": ("evidence <text or link>", "record evidence (sealed; redacted here)"),
-    "timeline": ("timeline", "show the timeline"),
-    "roles": ("roles", "who holds which role"),
-    "resolve": ("resolve <summary>", "resolve the incident"),
-    "close": ("close", "close after the post-incident review"),
-    "list": ("list", "open incidents (works anywhere)"),
-    "help": ("help", "this message (works anywhere)"),
+    name: (commands.USAGE[name], commands.SUMMARY[name]) for name in commands.USAGE
 }
 
 

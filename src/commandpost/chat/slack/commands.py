@@ -43,6 +43,7 @@ _HELP: dict[str, tuple[str, str]] = {
     "status": ("status <status> [note]", "move the incident on"),
     "contain": ("contain <action> key=value… [-- reason]", "request a containment action (a gate)"),
     "note": ("note <text>", "add a note to the timeline"),
+    "update": ("update <text>", "post a status update (restarts the update-cadence timer)"),
     "evidence": ("evidence <text or link>", "record evidence (sealed; redacted here)"),
     "timeline": ("timeline", "show the timeline"),
     "roles": ("roles", "who holds which role"),
@@ -142,6 +143,12 @@ class Note:
 
 
 @dataclass(frozen=True)
+class Update:
+    subcommand: ClassVar[str] = "update"
+    text: str
+
+
+@dataclass(frozen=True)
 class Evidence:
     subcommand: ClassVar[str] = "evidence"
     text: str
@@ -209,7 +216,7 @@ class Help:
 
 Command: TypeAlias = (
     Declare | DeclareModal | Ack | Assign | Handover | Sev | StatusChange | Contain | Note
-    | Evidence | Timeline | Roles | Resolve | Close | Approve | Reject | Escalate | Confirm
+    | Update | Evidence | Timeline | Roles | Resolve | Close | Approve | Reject | Escalate | Confirm
     | List | Help
 )  # fmt: skip
 
@@ -433,6 +440,7 @@ _PARSERS: dict[str, Callable[[_Words], Command]] = {
     "status": lambda w: StatusChange(_vocab(w, Status.parse, w.word("a status")), w.rest() or None),
     "contain": _contain,
     "note": lambda w: Note(w.rest() or w.fail("note needs some text")),
+    "update": lambda w: Update(w.rest() or w.fail("update needs the text of the update")),
     "evidence": lambda w: Evidence(w.rest() or w.fail("evidence needs a text or a link")),
     "timeline": _no_args(Timeline),
     "roles": _no_args(Roles),

@@ -84,6 +84,9 @@ def _in_incident(ctx: Context, cmd: c.Command, *, actor: str, incident_id: str) 
             reason=cmd.reason,
         )
         return f"Requested: gate #{gate}."
+    if isinstance(cmd, c.Update):
+        incidents.post_update(ctx, incident_id, actor=actor, text=cmd.text)
+        return None
     if isinstance(cmd, (c.Note, c.Evidence)):
         incidents.add_note(
             ctx, incident_id, actor=actor, text=cmd.text, evidence=isinstance(cmd, c.Evidence)
