@@ -59,6 +59,7 @@ class SlackServer:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.runner: DeadlineRunner | None = None
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -75,11 +76,21 @@ class SlackServer:
         if run_deadlines:
             # Deadlines fire in-process; the deliverer above sends what they queue.
             self.runner = start_runner(self.ctx, deliver=False)
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._serve, name="http", daemon=True)
         self._thread.start()
         return self
 
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except OSError:
+            # close() from stop() pulls the sockets out from under waitress's select loop.
+            if not self._stopping:
+                raise
+
     def stop(self) -> None:
+        self._stopping = True
         if self._server is not None:
             self._server.close()
         self.deliverer.stop()
