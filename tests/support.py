@@ -15,13 +15,12 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session, col, select
 
-from commandpost.core.policy import ContainmentAction
 from commandpost.core.vocabulary import IncidentClass, Severity
 from commandpost.errors import DeliveryFailed
 from commandpost.service import gates, roles
 from commandpost.service.context import Context
 from commandpost.service.incidents import Declaration, declare
-from commandpost.service.ports import ExecutionResult
+from commandpost.service.ports import ExecutionRequest, ExecutionResult
 from commandpost.storage import models as m
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,19 +118,16 @@ class RecordingExecutor:
     calls: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def execute(
-        self,
-        *,
-        name: str,
-        action: ContainmentAction,
-        params: dict[str, Any],
-        mode: str,
-        gate_id: int,
-        incident_id: str,
-    ) -> ExecutionResult:
+    def execute(self, request: ExecutionRequest) -> ExecutionResult:
         with self.lock:
             self.calls.append(
-                {"name": name, "params": params, "mode": mode, "gate": gate_id, "inc": incident_id}
+                {
+                    "name": request.name,
+                    "params": request.params,
+                    "mode": request.mode,
+                    "gate": request.gate_id,
+                    "inc": request.incident_id,
+                }
             )
             down = len(self.calls) <= self.failures
         if down:

@@ -17,7 +17,7 @@ from typing import Any, NoReturn, TextIO
 from commandpost.chat.console import ConsoleChat, TranscriptLine
 from commandpost.core.durations import format_duration
 from commandpost.core.gates import Decision
-from commandpost.core.policy import ContainmentAction, ManualExecutor
+from commandpost.core.policy import ManualExecutor
 from commandpost.drills.checks import evaluate
 from commandpost.drills.model import (
     Ack,
@@ -43,7 +43,7 @@ from commandpost.errors import DrillFailed, UserError
 from commandpost.runtime import build_context
 from commandpost.service import deadlines, gates, incidents, outbox, roles
 from commandpost.service.context import Context
-from commandpost.service.ports import ExecutionResult, ManualClock
+from commandpost.service.ports import ExecutionRequest, ExecutionResult, ManualClock
 from commandpost.storage.migrate import upgrade
 
 # What each kind of step looks like when a person types it in chat (fields by name).
@@ -82,17 +82,9 @@ class DrillExecutor:
         self._emit = emit
         self.calls: list[ExecutedCall] = []
 
-    def execute(
-        self,
-        *,
-        name: str,
-        action: ContainmentAction,
-        params: dict[str, Any],
-        mode: str,
-        gate_id: int,
-        incident_id: str,
-    ) -> ExecutionResult:
-        self.calls.append(ExecutedCall(name, mode, dict(params), gate_id))
+    def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        name, action, params, mode = request.name, request.action, request.params, request.mode
+        self.calls.append(ExecutedCall(name, mode, dict(params), request.gate_id))
         shown = ", ".join(f"{k}={v}" for k, v in sorted(params.items()))
         if isinstance(action.executor, ManualExecutor):
             self._emit("executor", f"{name}({shown}) [{mode}] is a manual step for a person")

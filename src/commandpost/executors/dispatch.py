@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
-from commandpost.core.policy import ContainmentAction, ManualExecutor
+from commandpost.core.policy import ManualExecutor
 from commandpost.executors.webhook import call_webhook
-from commandpost.service.ports import Clock, ExecutionResult
+from commandpost.service.ports import Clock, ExecutionRequest, ExecutionResult
 
 
 class PolicyExecutor:
@@ -16,29 +14,21 @@ class PolicyExecutor:
         self._clock = clock
         self._transport = transport
 
-    def execute(
-        self,
-        *,
-        name: str,
-        action: ContainmentAction,
-        params: dict[str, Any],
-        mode: str,
-        gate_id: int,
-        incident_id: str,
-    ) -> ExecutionResult:
-        if isinstance(action.executor, ManualExecutor):
-            return ExecutionResult("manual", action.executor.instructions)
+    def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        executor = request.action.executor
+        if isinstance(executor, ManualExecutor):
+            return ExecutionResult("manual", executor.instructions)
         payload = {
-            "incident_id": incident_id,
-            "gate_id": gate_id,
-            "action": name,
-            "mode": mode,
-            "params": params,
+            "incident_id": request.incident_id,
+            "gate_id": request.gate_id,
+            "action": request.name,
+            "mode": request.mode,
+            "params": request.params,
         }
         return call_webhook(
-            action.executor,
+            executor,
             payload=payload,
-            idempotency_key=f"{incident_id}/gate-{gate_id}/{mode}",
+            idempotency_key=f"{request.incident_id}/gate-{request.gate_id}/{request.mode}",
             now=self._clock.now(),
             transport=self._transport,
         )

@@ -20,6 +20,7 @@ from commandpost.core.gates import GateKind
 from commandpost.errors import CommandPostError, DeliveryFailed
 from commandpost.service.context import Context, audit, load_incident, post
 from commandpost.service.gate_outcomes import mark_contained
+from commandpost.service.ports import ExecutionRequest
 from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction, transaction
 
@@ -147,7 +148,7 @@ def _execute(ctx: Context, item: m.OutboxItem, body: dict[str, object]) -> None:
     policy = ctx.policy_for(incident)
     spec = policy.actions[action]
     try:
-        result = ctx.executor.execute(
+        request = ExecutionRequest(
             name=action,
             action=spec,
             params=dict(params["values"]),
@@ -155,6 +156,7 @@ def _execute(ctx: Context, item: m.OutboxItem, body: dict[str, object]) -> None:
             gate_id=gate_id,
             incident_id=incident.id,
         )
+        result = ctx.executor.execute(request)
     except Exception as exc:
         attempt = item.attempts + 1
         final = attempt >= MAX_ATTEMPTS

@@ -61,14 +61,17 @@ class ExecutionResult:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """One approved action to run: what, with which values, for which gate."""
+
+    name: str
+    action: ContainmentAction
+    params: dict[str, Any]
+    mode: str  # "contain" or "restore"
+    gate_id: int
+    incident_id: str
+
+
 class ExecutorPort(Protocol):
-    def execute(
-        self,
-        *,
-        name: str,
-        action: ContainmentAction,
-        params: dict[str, Any],
-        mode: str,
-        gate_id: int,
-        incident_id: str,
-    ) -> ExecutionResult: ...
+    def execute(self, request: ExecutionRequest) -> ExecutionResult: ...
