@@ -64,7 +64,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the fake Slack and the request signer live in tests/
 
 from tests.fakeslack import Call, FakeSlack  # noqa: E402
-from tests.slackreq import SECRET, Reply, SlackClient, signature  # noqa: E402
+from tests.slackreq import SECRET, Reply, SlackClient  # noqa: E402
 
 USER = "U0ALICE"  # alice: incident commander, paged on every declare, so she may note/status
 GENERAL = "C0GENERAL"
@@ -93,23 +93,8 @@ class KeptAliveClient(SlackClient):
                 self._opened.append(http)
         return http
 
-    def send(
-        self,
-        body: str,
-        *,
-        content_type: str = "application/x-www-form-urlencoded",
-        secret: str | None = None,
-        age: float = 0.0,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        ts = str(int(time.time() - age))
-        sent = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": signature(secret or self.secret, ts, body),
-            **(headers or {}),
-        }
-        response = self.http().post("/slack/events", content=body, headers=sent)
+    def post(self, body: str, headers: dict[str, str]) -> Reply:
+        response = self.http().post("/slack/events", content=body, headers=headers)
         return Reply(response.status_code, response.text)
 
     def close(self) -> None:

@@ -59,7 +59,11 @@ class SlackClient:
             "X-Slack-Signature": signature(secret or self.secret, ts, body),
             **(headers or {}),
         }
-        response = httpx.post(f"{self.url}/slack/events", content=body, headers=sent, timeout=10)
+        return self.post(body, sent)
+
+    def post(self, body: str, headers: dict[str, str]) -> Reply:
+        """The transport alone: subclasses may keep connections open (bench/slack_ack.py)."""
+        response = httpx.post(f"{self.url}/slack/events", content=body, headers=headers, timeout=10)
         return Reply(response.status_code, response.text)
 
     def command(self, text: str, *, user: str, channel: str = "C0GENERAL", **kw: Any) -> Reply:
