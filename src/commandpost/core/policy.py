@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -169,6 +170,11 @@ class Policy(_Strict):
         return self.severities[sev]
 
     def version(self) -> str:
+        return self.content_version
+
+    @cached_property
+    def content_version(self) -> str:
+        # Hashing the whole policy costs a dump and a JSON encoding; every firing asks.
         return policy_version(self)
 
 
