@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shlex
+import types
 import typing
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from commandpost.chat.slack import command_types
 from commandpost.chat.slack import commands as c
 from commandpost.chat.slack.commands import (
     SUMMARY,
@@ -378,14 +380,15 @@ def test_render_is_the_text_slack_would_send() -> None:
     assert render(Help()) == "help"
 
 
-def test_module_is_pure() -> None:
-    source = c.__file__
+@pytest.mark.parametrize("module", [c, command_types])
+def test_module_is_pure(module: types.ModuleType) -> None:
+    source = module.__file__
     assert source is not None
     with open(source, encoding="utf-8") as handle:
         imports = [line for line in handle if line.startswith(("import ", "from "))]
     for line in imports:
-        module = line.split()[1]
-        assert module.split(".")[0] in {
+        name = line.split()[1]
+        assert name.split(".")[0] in {
             "__future__",
             "difflib",
             "re",
@@ -393,4 +396,6 @@ def test_module_is_pure() -> None:
             "dataclasses",
             "enum",
             "typing",
-        } or module.startswith(("commandpost.core", "commandpost.errors")), line
+        } or name.startswith(
+            ("commandpost.core", "commandpost.errors", "commandpost.chat.slack.command_types")
+        ), line
