@@ -24,8 +24,9 @@ of the p99s, declare-to-ready p50/p99, and whether the issue's targets hold:
 p99 ack <= 1.5x the bare app's p99 and < 300 ms; declare-to-ready p99 < 2 s.
 Missing a target is printed, not an error: the exit status is 0 unless the run itself broke.
 
-The client, the fake and the app share one process (as in tests/test_slack_e2e.py), so the
-client's threads compete for the GIL with the app; the bare app pays the same cost.
+Each app runs in its own child process (this script, re-run with `--child`), as it would in
+production: the client's threads and the fake Slack stay in this process and do not compete
+for the app's GIL. Both apps are served the same way (waitress, 8 threads, port 0).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import argparse
 import logging
 import math
 import random
+import subprocess
 import sys
 import tempfile
 import threading
@@ -50,11 +52,12 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
+from sqlalchemy import Engine, create_engine
 from sqlmodel import Session, col, func, select
 from waitress.server import create_server
 
 from commandpost.chat.slack.app import SlackSettings
-from commandpost.chat.slack.server import SlackServer, health_app, make_server
+from commandpost.chat.slack.server import health_app, make_server
 from commandpost.policy_file import load_policy
 from commandpost.storage import models as m
 from commandpost.storage.migrate import upgrade
@@ -105,16 +108,15 @@ class KeptAliveClient(SlackClient):
 
 
 # ---------------------------------------------------------------------------- the bare app
-def bare_app(fake: FakeSlack) -> App:
+def bare_app(token: str, api_url: str) -> App:
     """Bolt with the served app's settings and nothing but ack() behind `/incident`."""
-    token = fake.token or "xoxb-bare"
 
     def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
     app = App(
         signing_secret=SECRET,
-        client=WebClient(token=token, base_url=fake.base_url),
+        client=WebClient(token=token, base_url=api_url),
         authorize=authorize,
         process_before_response=False,
         token_verification_enabled=False,
@@ -141,6 +143,44 @@ def served(app: App) -> Iterator[int]:
     finally:
         server.close()
         thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------- the app's own process
+def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> None:
+    """Run one app until stdin closes; print its port first (the parent reads that line)."""
+    logging.basicConfig(level=logging.ERROR)
+    if kind == "bare":
+        with served(bare_app(token, api_url)) as port:
+            print(port, flush=True)
+            sys.stdin.read()
+        return
+    policy = load_policy(str(ROOT / "policy.yml"))
+    settings = SlackSettings(signing_secret=SECRET, bot_token=token, api_url=api_url)
+    server = make_server(database_url=database_url, policy=policy, settings=settings).start()
+    try:
+        print(server.port, flush=True)
+        sys.stdin.read()
+    finally:
+        server.stop()
+        server.ctx.engine.dispose()
+
+
+@contextmanager
+def app_process(kind: str, *, api_url: str, token: str, database_url: str = "") -> Iterator[int]:
+    """One app in a child process, so the client and the fake do not share its GIL."""
+    command = [sys.executable, __file__, "--child", kind, "--api-url", api_url]
+    command += ["--token", token, "--database-url", database_url]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line.strip().isdigit():
+            raise RuntimeError(f"the {kind} app did not start (said {line!r})")
+        yield int(line)
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=60)
 
 
 # ---------------------------------------------------------------------------- the workload
@@ -253,6 +293,36 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
+def create_times(fake: FakeSlack, declares: Sequence[Sample]) -> list[float]:
+    """Seconds from sending each declare to the start of its conversations.create: the part
+    of declare-to-ready spent before Slack is first asked (the work and the outbox queue)."""
+    starts = {
+        str(c.params.get("name", "")): c.at for c in fake.calls("conversations.create", ok=True)
+    }
+    out = []
+    for sample in declares:
+        found = [at for name, at in starts.items() if name.endswith(sample.slug)]
+        if found:
+            out.append(min(found) - sample.sent_at)
+    return out
+
+
+def recorded_times(engine: Engine, declares: Sequence[Sample]) -> list[float]:
+    """Seconds from sending each declare until its incident was recorded (declared_at): the
+    part of declare-to-ready spent waiting for a thread to do the work after the ack."""
+    with Session(engine) as session:
+        declared = {
+            title: at
+            for title, at in session.exec(select(m.Incident.title, m.Incident.declared_at))
+        }
+    out = []
+    for sample in declares:
+        at = declared.get("Bench declare " + sample.slug.rsplit("-", 1)[-1])
+        if at is not None:
+            out.append(at.timestamp() - sample.sent_at)
+    return out
+
+
 def ready_times(fake: FakeSlack, declares: Sequence[Sample]) -> dict[str, float | None]:
     """Per declare slug: seconds from sending to the end of the channel's last set-up call
     (create, invites, pin), or None if the channel never got pinned."""
@@ -279,8 +349,8 @@ def ready_times(fake: FakeSlack, declares: Sequence[Sample]) -> dict[str, float 
     return out
 
 
-def outbox_left(server: SlackServer) -> int:
-    with Session(server.ctx.engine) as session:
+def outbox_left(engine: Engine) -> int:
+    with Session(engine) as session:
         query = (
             select(func.count())
             .select_from(m.OutboxItem)
@@ -323,7 +393,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--settle", type=float, default=180.0, help="seconds to wait for channels and outbox"
     )
+    parser.add_argument("--child", choices=("bare", "commandpost"), help=argparse.SUPPRESS)
+    parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        serve_child(
+            args.child, api_url=args.api_url, token=args.token, database_url=args.database_url
+        )
+        return 0
     if args.requests < 1 or args.concurrency < 1:
         parser.error("--requests and --concurrency must be at least 1")
     # Outbox retries and Bolt's notes go to the log; the figures are what this run prints.
@@ -331,15 +410,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     items = plan(args.requests, args.seed)
     counts = {k: sum(1 for i in items if i.kind == k) for k in ("declare", "status", "note")}
-    policy = load_policy(str(ROOT / "policy.yml"))
 
     with tempfile.TemporaryDirectory(prefix="slack-ack-") as tmp, FakeSlack() as fake:
         fake.add_channel("incidents")
         fake.add_channel("general", channel_id=GENERAL)
         fake.set_latency(args.latency_ms / 1000)
 
+        token = fake.token or "xoxb-bench"
         # 1. The bare Bolt app: the same requests, ack() only.
-        with served(bare_app(fake)) as port:
+        with app_process("bare", api_url=fake.base_url, token=token) as port:
             bare_client = KeptAliveClient(f"http://127.0.0.1:{port}")
             try:
                 bare = run(
@@ -354,31 +433,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         # 2. Command Post, served for real on a fresh migrated database.
         url = f"sqlite:///{Path(tmp) / 'commandpost.db'}"
         upgrade(url)
-        settings = SlackSettings(
-            signing_secret=SECRET, bot_token=fake.token or "", api_url=fake.base_url
-        )
-        server = make_server(database_url=url, policy=policy, settings=settings).start()
-        client = KeptAliveClient(f"http://127.0.0.1:{server.port}")
-        try:
-            started = time.monotonic()
-            real = run(
-                client, items, Workload(fake, seed=args.seed, wait_ready=True), args.concurrency
-            )
-            sent_in = time.monotonic() - started
-            declares = [s for s in real if s.kind == "declare"]
-            pinned = settle(
-                lambda: len(fake.calls("pins.add", ok=True)) >= len(declares), args.settle
-            )
-            drained = settle(lambda: outbox_left(server) == 0, args.settle)
-            drained_in = time.monotonic() - started - sent_in
-            ready = ready_times(fake, declares)
-            left = outbox_left(server)
-            slack_calls = len(fake.calls())
-            refusals = sum(1 for e in fake.ephemeral if str(e.get("text")).startswith(":no_"))
-        finally:
-            client.close()
-            server.stop()
-            server.ctx.engine.dispose()
+        engine = create_engine(url)
+        with app_process(
+            "commandpost", api_url=fake.base_url, token=token, database_url=url
+        ) as port:
+            client = KeptAliveClient(f"http://127.0.0.1:{port}")
+            try:
+                started = time.monotonic()
+                real = run(
+                    client,
+                    items,
+                    Workload(fake, seed=args.seed, wait_ready=True),
+                    args.concurrency,
+                )
+                sent_in = time.monotonic() - started
+                declares = [s for s in real if s.kind == "declare"]
+                pinned = settle(
+                    lambda: len(fake.calls("pins.add", ok=True)) >= len(declares), args.settle
+                )
+                drained = settle(lambda: outbox_left(engine) == 0, args.settle)
+                drained_in = time.monotonic() - started - sent_in
+                ready = ready_times(fake, declares)
+                to_create = create_times(fake, declares)
+                to_record = recorded_times(engine, declares)
+                left = outbox_left(engine)
+                slack_calls = len(fake.calls())
+                refusals = sum(1 for e in fake.ephemeral if str(e.get("text")).startswith(":no_"))
+            finally:
+                client.close()
+                engine.dispose()
 
     # ---------------------------------------------------------------------------- report
     bare_s = [s.seconds for s in bare]
@@ -408,6 +491,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         p99 = math.inf
         print(f"  no channel became ready (0/{len(declares)})")
+    if to_record:
+        print(
+            f"  {'of which, until the incident was recorded':<48}"
+            f"{ms(percentile(to_record, 0.5))} {ms(percentile(to_record, 0.99))}"
+        )
+    if to_create:
+        print(
+            f"  {'of which, until conversations.create started':<48}"
+            f"{ms(percentile(to_create, 0.5))} {ms(percentile(to_create, 0.99))}"
+        )
     print(
         f"\nrequests sent in {sent_in:.1f} s; outbox "
         + (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
@@ -14,6 +15,7 @@ from commandpost.core.vocabulary import IncidentClass, Severity
 from commandpost.service import gates, outbox
 from commandpost.service.context import Context
 from commandpost.service.incidents import add_note, get_incident
+from commandpost.service.ports import ManualClock
 from commandpost.storage import models as m
 
 from .support import RecordingExecutor, contain, declare_incident, staff
@@ -167,13 +169,40 @@ def test_executor_failure_is_posted_and_retried_once_more(
 
 def test_a_claimed_item_is_not_delivered_again(ctx: Context, chat: ConsoleChat) -> None:
     new_incident(ctx)
-    first = items(ctx)[0]
-    assert first.id is not None
-    assert outbox._claim(ctx, first.id)
-    assert not outbox._claim(ctx, first.id)  # a second worker loses the claim
+    last = items(ctx)[-1]
+    assert last.id is not None and last.kind != "open_channel"
+    assert outbox._claim(ctx, last.id)
+    assert not outbox._claim(ctx, last.id)  # a second worker loses the claim
     delivered = outbox.deliver(ctx)
     assert delivered == len(items(ctx)) - 1
-    assert items(ctx)[0].state == "sending"
+    assert items(ctx)[-1].state == "sending"
+
+
+def test_an_incidents_items_wait_for_its_channel_to_open(ctx: Context, chat: ConsoleChat) -> None:
+    new_incident(ctx)
+    opening = items(ctx, "open_channel")[0]
+    assert opening.id is not None
+    assert outbox.due_items(ctx)[0].kind == "open_channel"
+    assert outbox._claim(ctx, opening.id)  # being opened by another deliverer
+    assert outbox.due_items(ctx) == []
+    assert outbox.deliver(ctx) == 0
+    assert outbox.deliver_items(ctx, [opening.id]) == 0  # not claimable twice either
+
+
+def test_a_claim_whose_deliverer_died_is_delivered_after_the_lease(
+    ctx: Context, chat: ConsoleChat, clock: ManualClock
+) -> None:
+    new_incident(ctx)
+    last = items(ctx)[-1]
+    assert last.id is not None
+    assert outbox._claim(ctx, last.id)  # a deliverer claims it, then dies mid-call
+    outbox.deliver(ctx)
+    assert items(ctx)[-1].state == "sending"
+    clock.advance(outbox.CLAIM_LEASE + timedelta(seconds=1))
+    assert outbox.deliver(ctx) == 1
+    assert items(ctx)[-1].state == "delivered"
+    assert items(ctx)[-1].attempts == 1
+    assert outbox.deliver(ctx) == 0  # delivered once, not again
 
 
 def test_executor_that_never_recovers_is_given_up_loudly(
@@ -197,3 +226,20 @@ def test_executor_that_never_recovers_is_given_up_loudly(
     assert len(failures) == outbox.MAX_ATTEMPTS
     assert all("will be retried" in t for t in failures[:-1])
     assert f"GAVE UP after {outbox.MAX_ATTEMPTS} attempts" in failures[-1]
+
+
+def test_lanes_keep_an_incident_in_order_and_open_channels_apart() -> None:
+    incidents = [f"INC-2026-{n:04d}" for n in range(200)]
+    for lanes in (4, 12, 18):
+        openers = lanes // 3
+        for incident_id in incidents:
+            opener = outbox.lane_of(incident_id, lanes, kind="open_channel")
+            others = {outbox.lane_of(incident_id, lanes, kind=k) for k in ("post", "direct")}
+            assert opener < openers
+            assert len(others) == 1 and min(others) >= openers
+        used = {outbox.lane_of(i, lanes, kind="open_channel") for i in incidents}
+        assert used == set(range(openers))
+    for lanes in (1, 2, 3):
+        for incident_id in incidents:
+            kinds = ("open_channel", "post", "direct", "execute")
+            assert len({outbox.lane_of(incident_id, lanes, kind=k) for k in kinds}) == 1

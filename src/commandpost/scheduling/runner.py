@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from commandpost.scheduling import metrics
 from commandpost.scheduling.listen import NotifyListener
@@ -41,6 +41,7 @@ from commandpost.service import outbox, timers
 from commandpost.service.context import Context
 from commandpost.service.deadlines import Fired, fire_due
 from commandpost.storage import models as m
+from commandpost.storage.engine import read_transaction
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class JobScheduler(Protocol):
 
 def next_due(engine: Engine) -> datetime | None:
     """The earliest pending due time, or None when nothing is pending."""
-    with Session(engine) as session:
+    with read_transaction(engine) as session:
         return session.exec(
             select(m.Deadline.due_at)
             .where(m.Deadline.state == "pending")

@@ -1,6 +1,8 @@
 """Delivering queued effects through the ports, after the change that caused them committed.
 
-Each item is claimed with a conditional update, so two workers never deliver it twice; a
+Items are claimed with a conditional update (a batch at a time, one write), so two workers
+never deliver an item at once; the claim is a lease, so an item whose deliverer died mid-call
+is delivered later rather than never (at least once: executors send an idempotency key). A
 failing delivery stays queued with its error and is retried on the next pass. A call the port
 says to retry later (`DeliveryFailed.retry_after`: a rate limit, an outage) is deferred until
 `not_before` and does not use up an attempt: a 429 storm delays messages, never drops them.
@@ -11,80 +13,154 @@ from __future__ import annotations
 import json
 import logging
 import zlib
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
 from commandpost.core.gates import GateKind
 from commandpost.errors import CommandPostError, DeliveryFailed
 from commandpost.service.context import Context, audit, load_incident, post
 from commandpost.service.gate_outcomes import mark_contained
-from commandpost.service.ports import ExecutionRequest
+from commandpost.service.ports import ExecutionRequest, SettlingChat
 from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction, transaction
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BATCH = 25  # re-read between batches, so a new channel does not wait out a backlog
+CLAIM_LEASE = timedelta(minutes=2)  # longer than any one delivery takes (timeouts: 10 s)
 
 
-def lane_of(incident_id: str | None, lanes: int) -> int:
-    """Items of one incident always share a lane, so they go out in the order they were made."""
-    return zlib.crc32((incident_id or "").encode()) % lanes
+def lane_of(incident_id: str | None, lanes: int, *, kind: str = "post") -> int:
+    """Which of `lanes` parallel senders sends an item.
 
-
-def deliver(ctx: Context, *, lane: tuple[int, int] | None = None) -> int:
-    """Deliver pending items, including those queued by deliveries; each is tried once per call.
-
-    `lane=(k, n)` delivers only the items of lane k of n: n deliverers work in parallel
-    without reordering any incident's messages.
+    Every item of an incident but its channel opening shares one lane, so they go out in the
+    order they were made. With four lanes or more, a third of them only open channels: a new
+    incident's channel never waits behind other incidents' backlog (the rest of an incident's
+    items are not handed out until its channel is open: see `due_items`).
     """
+    spread = zlib.crc32((incident_id or "").encode())
+    openers = lanes // 3 if lanes >= 4 else 0
+    if openers == 0:
+        return spread % lanes
+    if kind == "open_channel":
+        return spread % openers
+    return openers + spread % (lanes - openers)
+
+
+@dataclass(frozen=True)
+class Due:
+    id: int
+    incident_id: str | None
+    kind: str
+
+
+def due_items(ctx: Context, *, limit: int | None = None) -> list[Due]:
+    """Items that can be sent now, a new incident's channel first, then in the order made.
+
+    An item of an incident whose channel is still being opened is left out: it would only be
+    deferred by the chat port, and sending it must wait for the channel anyway.
+    """
+    opening = aliased(m.OutboxItem)
+    channel_pending = (
+        select(opening.id)
+        .where(
+            opening.incident_id == m.OutboxItem.incident_id,
+            opening.kind == "open_channel",
+            col(opening.state).in_(("pending", "sending")),
+        )
+        .exists()
+    )
+    query = (
+        select(m.OutboxItem.id, m.OutboxItem.incident_id, m.OutboxItem.kind)
+        .where(
+            _claimable(ctx.now()),
+            or_(col(m.OutboxItem.kind) == "open_channel", ~channel_pending),
+        )
+        .order_by(col(m.OutboxItem.kind) != "open_channel", col(m.OutboxItem.id))
+        .limit(limit)
+    )
+    with read_transaction(ctx.engine) as session:
+        return [Due(i, incident, kind) for i, incident, kind in session.exec(query) if i]
+
+
+def deliver(ctx: Context) -> int:
+    """Deliver pending items, including those queued by deliveries; each is tried once per call."""
     tried: set[int] = set()
     delivered = 0
     while True:
-        with read_transaction(ctx.engine) as session:
-            ids = [
-                i
-                for i, incident_id in session.exec(
-                    select(m.OutboxItem.id, m.OutboxItem.incident_id)
-                    .where(
-                        m.OutboxItem.state == "pending",
-                        or_(
-                            col(m.OutboxItem.not_before).is_(None),
-                            col(m.OutboxItem.not_before) <= ctx.now(),
-                        ),
-                    )
-                    # A new incident's channel first: everything else about it waits on that.
-                    .order_by(col(m.OutboxItem.kind) != "open_channel", col(m.OutboxItem.id))
-                )
-                if i is not None
-                and i not in tried
-                and (lane is None or lane_of(incident_id, lane[1]) == lane[0])
-            ][:BATCH]
+        ids = [d.id for d in due_items(ctx) if d.id not in tried][:BATCH]
         if not ids:
             return delivered
-        for item_id in ids:
-            tried.add(item_id)
-            if _claim(ctx, item_id):
-                delivered += _deliver_one(ctx, item_id)
+        tried.update(ids)
+        delivered += deliver_items(ctx, ids)
+
+
+def deliver_items(ctx: Context, ids: list[int]) -> int:
+    """Claim what is still due of `ids` and send it, in id order; how many went out."""
+    delivered = 0
+    try:
+        for item in _claim_batch(ctx, ids):
+            delivered += _deliver_one(ctx, item)
+    finally:
+        if isinstance(ctx.chat, SettlingChat):
+            ctx.chat.settle()
+    return delivered
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Pending and due, or claimed by a deliverer that died before finishing (lease over)."""
+    due = or_(col(m.OutboxItem.not_before).is_(None), col(m.OutboxItem.not_before) <= now)
+    stale = and_(col(m.OutboxItem.state) == "sending", col(m.OutboxItem.not_before) <= now)
+    return or_(and_(col(m.OutboxItem.state) == "pending", due), stale)
 
 
 def _claim(ctx: Context, item_id: int) -> bool:
+    return bool(_claim_batch(ctx, [item_id]))
+
+
+def _claim_batch(ctx: Context, ids: list[int]) -> list[m.OutboxItem]:
+    """Claim what is still claimable of `ids` in one write, in id order.
+
+    The claim is a lease: an item whose deliverer dies mid-call becomes claimable again when
+    it runs out, so it is delivered late (at least once) rather than never.
+    """
+    now = ctx.now()
     with transaction(ctx.engine) as session:
-        result = session.exec(
+        rows = session.execute(
             update(m.OutboxItem)
-            .where(col(m.OutboxItem.id) == item_id, col(m.OutboxItem.state) == "pending")
-            .values(state="sending")
+            .where(col(m.OutboxItem.id).in_(ids), _claimable(now))
+            .values(state="sending", not_before=now + CLAIM_LEASE)
+            .returning(
+                col(m.OutboxItem.id),
+                col(m.OutboxItem.incident_id),
+                col(m.OutboxItem.kind),
+                col(m.OutboxItem.body),
+                col(m.OutboxItem.attempts),
+                col(m.OutboxItem.created_at),
+            )
+        ).all()
+    claimed = [
+        m.OutboxItem(
+            id=r.id,
+            incident_id=r.incident_id,
+            kind=r.kind,
+            body=r.body,
+            attempts=r.attempts,
+            created_at=r.created_at,
+            state="sending",
         )
-        return bool(result.rowcount == 1)
+        for r in rows
+    ]
+    return sorted(claimed, key=lambda item: item.id or 0)
 
 
-def _deliver_one(ctx: Context, item_id: int) -> int:
-    with transaction(ctx.engine) as session:
-        item = session.get(m.OutboxItem, item_id)
-        assert item is not None
-        body = json.loads(item.body)
+def _deliver_one(ctx: Context, item: m.OutboxItem) -> int:
+    assert item.id is not None
+    body = json.loads(item.body)
     try:
         if item.kind == "execute":
             _execute(ctx, item, body)
@@ -92,28 +168,33 @@ def _deliver_one(ctx: Context, item_id: int) -> int:
             _chat(ctx, item, body)
     except Exception as exc:
         log.warning(
-            "delivery of outbox item %s (%s) failed: %s", item_id, item.kind, type(exc).__name__
+            "delivery of outbox item %s (%s) failed: %s", item.id, item.kind, type(exc).__name__
         )
-        with transaction(ctx.engine) as session:
-            row = session.get(m.OutboxItem, item_id)
-            assert row is not None
-            row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-            retry_after = exc.retry_after if isinstance(exc, DeliveryFailed) else None
-            if retry_after is not None:
-                row.not_before = ctx.now() + timedelta(seconds=retry_after)
-            else:
-                row.attempts += 1
-            row.state = "failed" if row.attempts >= MAX_ATTEMPTS else "pending"
-            session.add(row)
+        retry_after = exc.retry_after if isinstance(exc, DeliveryFailed) else None
+        attempts = item.attempts + (0 if retry_after is not None else 1)
+        _finish(
+            ctx,
+            item.id,
+            state="failed" if attempts >= MAX_ATTEMPTS else "pending",
+            attempts=attempts,
+            last_error=f"{type(exc).__name__}: {exc}"[:500],
+            not_before=None if retry_after is None else ctx.now() + timedelta(seconds=retry_after),
+        )
         return 0
-    with transaction(ctx.engine) as session:
-        row = session.get(m.OutboxItem, item_id)
-        assert row is not None
-        row.state = "delivered"
-        row.attempts += 1
-        row.delivered_at = ctx.now()
-        session.add(row)
+    _finish(
+        ctx,
+        item.id,
+        state="delivered",
+        attempts=item.attempts + 1,
+        delivered_at=ctx.now(),
+        not_before=None,
+    )
     return 1
+
+
+def _finish(ctx: Context, item_id: int, **values: object) -> None:
+    with transaction(ctx.engine) as session:
+        session.execute(update(m.OutboxItem).where(col(m.OutboxItem.id) == item_id).values(values))
 
 
 def _chat(ctx: Context, item: m.OutboxItem, body: dict[str, str]) -> None:

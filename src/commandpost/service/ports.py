@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from commandpost.core.policy import ContainmentAction, Person
 
@@ -51,6 +51,14 @@ class ChatPort(Protocol):
     def direct(
         self, *, person: Person, text: str, incident_id: str | None, card: str | None = None
     ) -> None: ...
+
+
+@runtime_checkable
+class SettlingChat(Protocol):
+    """A chat port that defers work it can coalesce (refreshing a pinned summary card once
+    for several messages, not once per message); the outbox calls `settle` after each batch."""
+
+    def settle(self) -> None: ...
 
 
 @dataclass(frozen=True)

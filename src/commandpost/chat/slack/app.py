@@ -6,14 +6,17 @@ with the Slack chat port, a background deliverer, and the Bolt `App` built by a 
     build_app(ctx, ...)          slack_bolt.App with every listener registered
     Deliverer                    a thread that runs outbox.deliver on a tick and on demand,
                                  so rate-limited and failed calls are retried, never dropped
+    AfterAck                     the pool that runs listeners' work after their ack
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,21 +93,29 @@ class _Unset:
 
 
 class Deliverer:
-    """Delivers the outbox in the background: `lanes` threads, each every `interval` seconds
-    and at once when kicked.
+    """Delivers the outbox in the background: one reader hands due items to `lanes` senders.
 
-    Listeners only kick: Slack calls never hold one of Bolt's listener threads, so acks are
-    not queued behind deliveries. An incident's items always fall in the same lane, so its
-    messages keep their order.
+    The reader reads what is due (on a kick, and every `interval` seconds for deferred items)
+    and queues each item on its lane (`outbox.lane_of`): an incident's items always share a
+    lane, so its messages keep their order, and channel openings have lanes of their own.
+    One reader, not one query per lane: a busy incident channel kicks often, and every
+    kick would otherwise read the whole backlog once per lane. Listeners only kick: Slack
+    calls never hold one of Bolt's threads, so acks do not queue behind deliveries.
     """
 
-    def __init__(self, ctx: Context, *, interval: float = 2.0, lanes: int = 12) -> None:
+    def __init__(self, ctx: Context, *, interval: float = 2.0, lanes: int = 18) -> None:
         self.ctx = ctx
         self.interval = interval
-        self._wakes = [threading.Event() for _ in range(lanes)]
+        self._kicked = threading.Event()
         self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._run, args=(k,), name=f"outbox-{k}", daemon=True)
+        self._queues: list[queue.SimpleQueue[int | None]] = [
+            queue.SimpleQueue() for _ in range(lanes)
+        ]
+        self._handed: set[int] = set()  # queued or being sent: not handed out again
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._read, name="outbox-reader", daemon=True)]
+        self._threads += [
+            threading.Thread(target=self._send, args=(k,), name=f"outbox-{k}", daemon=True)
             for k in range(lanes)
         ]
 
@@ -114,26 +125,53 @@ class Deliverer:
         return self
 
     def kick(self) -> None:
-        for wake in self._wakes:
-            wake.set()
+        self._kicked.set()
 
     def stop(self) -> None:
         self._stop.set()
         self.kick()
+        for lane in self._queues:
+            lane.put(None)
         for thread in self._threads:
             thread.join(timeout=10)
 
-    def _run(self, lane: int) -> None:
-        wake = self._wakes[lane]
+    def _read(self) -> None:
         while not self._stop.is_set():
-            wake.wait(self.interval)
-            wake.clear()
+            self._kicked.wait(self.interval)
+            self._kicked.clear()
             if self._stop.is_set():
                 return
             try:
-                outbox.deliver(self.ctx, lane=(lane, len(self._wakes)))
+                due = outbox.due_items(self.ctx)
             except Exception:
-                log.exception("outbox delivery pass failed (lane %d)", lane)
+                log.exception("reading the outbox failed")
+                continue
+            lanes = len(self._queues)
+            with self._lock:
+                for item in due:
+                    if item.id not in self._handed:
+                        self._handed.add(item.id)
+                        lane = outbox.lane_of(item.incident_id, lanes, kind=item.kind)
+                        self._queues[lane].put(item.id)
+
+    def _send(self, lane: int) -> None:
+        waiting = self._queues[lane]
+        while True:
+            first = waiting.get()
+            ids = [first]
+            while len(ids) < outbox.BATCH and not waiting.empty():
+                ids.append(waiting.get_nowait())
+            if None in ids or self._stop.is_set():
+                return
+            batch = [i for i in ids if i is not None]
+            try:
+                if outbox.deliver_items(self.ctx, batch):
+                    self.kick()  # an opened channel (or a retry that worked) frees others
+            except Exception:
+                log.exception("outbox delivery failed (lane %d)", lane)
+            finally:
+                with self._lock:
+                    self._handed.difference_update(batch)
 
 
 def first_delivery(ctx: Context, event_id: str) -> bool:
@@ -146,12 +184,34 @@ def first_delivery(ctx: Context, event_id: str) -> bool:
     return True
 
 
+class AfterAck:
+    """The threads that run listeners' work once Slack has its ack (see `Listeners`)."""
+
+    def __init__(self, threads: int = 8) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="slack-work")
+
+    def submit(self, work: ls.Work) -> None:
+        self._pool.submit(self._run, work)
+
+    @staticmethod
+    def _run(work: ls.Work) -> None:
+        try:
+            work()
+        except Exception:
+            log.exception("work after an ack failed")
+
+    def stop(self) -> None:
+        """Finish the work already acked (its changes and outbox rows commit), then stop."""
+        self._pool.shutdown(wait=True)
+
+
 def build_app(
     ctx: Context,
     *,
     signing_secret: str,
     client: WebClient,
     deliverer: Deliverer | None = None,
+    after_ack: AfterAck | None = None,
 ) -> App:
     token = client.token or ""
 
@@ -167,9 +227,13 @@ def build_app(
         process_before_response=False,
         token_verification_enabled=False,
         request_verification_enabled=True,
+        # Listeners only parse, read and ack here (the work goes to `after_ack`); one thread
+        # per server thread (8) and headroom, so an ack never waits for a free thread.
+        listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
     )
     kick = deliverer.kick if deliverer is not None else (lambda: None)
-    listeners = ls.Listeners(ctx=ctx, kick=kick)
+    later = after_ack.submit if after_ack is not None else ls.inline
+    listeners = ls.Listeners(ctx=ctx, kick=kick, later=later)
     ls.register(app, listeners)
 
     @app.middleware

@@ -49,10 +49,25 @@ Body = dict[str, Any]
 NOT_IN_POLICY = "You are not in Command Post's policy, so it cannot act for you. Ask an admin."
 
 
+Work = Callable[[], None]
+
+
+def inline(work: Work) -> None:
+    work()
+
+
 @dataclass
 class Listeners:
+    """Each listener acks on Bolt's thread, then hands the rest to `later`.
+
+    Bolt runs listeners on a small pool and answers Slack only when ack() is called: work
+    done on that pool after the ack (a database write, a Slack call) holds a pool thread, so
+    the next requests' acks would queue behind it. `later` runs the work on a pool of its own.
+    """
+
     ctx: Context
     kick: Callable[[], None]  # wake the background deliverer (retries, rate limits)
+    later: Callable[[Work], None] = inline
 
     # ----------------------------------------------------------------------- helpers
     def deliver(self) -> None:
@@ -116,16 +131,23 @@ class Listeners:
                 log.warning("declare modal not opened: %s", exc)
             return
         ack()
-        self.attempt(
-            client,
-            lambda: dispatch.run(self.ctx, cmd, actor=person.id, incident_id=incident_id),
-            channel=channel,
-            user=user,
+        self.later(
+            lambda: _none(
+                self.attempt(
+                    client,
+                    lambda: dispatch.run(self.ctx, cmd, actor=person.id, incident_id=incident_id),
+                    channel=channel,
+                    user=user,
+                )
+            )
         )
 
     # ------------------------------------------------------------------------ buttons
     def acknowledge(self, ack: Ack, body: Body, client: WebClient) -> None:
         ack()
+        self.later(lambda: self._acknowledge(body, client))
+
+    def _acknowledge(self, body: Body, client: WebClient) -> None:
         user, channel, value, ts = _click(body)
         person = dispatch.person_by_slack_id(self.ctx.policy, user)
         if person is None:
@@ -152,7 +174,11 @@ class Listeners:
         user, channel, value, ts = _click(body)
         action_id = str(body["actions"][0]["action_id"])
         decision = Decision.APPROVE if action_id == GATE_APPROVE else Decision.ESCALATE
-        self._decide(client, user=user, channel=channel, ts=ts, value=value, decision=decision)
+        self.later(
+            lambda: self._decide(
+                client, user=user, channel=channel, ts=ts, value=value, decision=decision
+            )
+        )
 
     def _decide(
         self,
@@ -235,14 +261,16 @@ class Listeners:
             return
         ack()
         meta = json.loads(view.get("private_metadata") or "{}")
-        self._decide(
-            client,
-            user=str(body.get("user", {}).get("id", "")),
-            channel=meta.get("channel"),
-            ts=meta.get("ts"),
-            value=str(meta.get("gate", "")),
-            decision=Decision.REJECT,
-            reason=reason,
+        self.later(
+            lambda: self._decide(
+                client,
+                user=str(body.get("user", {}).get("id", "")),
+                channel=meta.get("channel"),
+                ts=meta.get("ts"),
+                value=str(meta.get("gate", "")),
+                decision=Decision.REJECT,
+                reason=reason,
+            )
         )
 
     def submit_declare(self, ack: Ack, body: Body, client: WebClient) -> None:
@@ -277,7 +305,7 @@ class Listeners:
         def work() -> str:
             return f"Declared {incidents.declare(self.ctx, spec).id}."
 
-        self.attempt(client, work, channel=None, user=user)
+        self.later(lambda: _none(self.attempt(client, work, channel=None, user=user)))
 
 
 def _reason(view: Body) -> str:

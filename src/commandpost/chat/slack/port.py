@@ -24,6 +24,7 @@ attempts and are parked as failed after the outbox's limit, visible with their e
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -108,6 +109,7 @@ class SlackChat:
         self.engine = engine
         self.policy = policy
         self.clock = clock
+        self._local = threading.local()
 
     # -------------------------------------------------------------------- open_channel
     def open_channel(self, *, name: str, topic: str, incident_id: str) -> None:
@@ -126,11 +128,8 @@ class SlackChat:
             stored = views.channel_for_incident(self.engine, incident_id)
             assert stored is not None
         channel = stored.channel_id
-        with slack_call("conversations.setTopic"):
-            self.client.conversations_setTopic(channel=channel, topic=topic[:TOPIC_MAX])
-        purpose = f"Incident {incident_id}, run by Command Post. Type /incident help."
-        with slack_call("conversations.setPurpose"):
-            self.client.conversations_setPurpose(channel=channel, purpose=purpose[:TOPIC_MAX])
+        # People and the pinned summary first: that is when the channel is ready to work in;
+        # topic and purpose follow. Every step is safe to repeat when the item is retried.
         self._invite(channel, self._paged_slack_ids(incident_id))
         if stored.summary_ts is None:
             card = self._summary(incident_id)
@@ -145,6 +144,11 @@ class SlackChat:
         else:
             ts = stored.summary_ts
         self._tolerant("pins.add", lambda: self.client.pins_add(channel=channel, timestamp=ts))
+        with slack_call("conversations.setTopic"):
+            self.client.conversations_setTopic(channel=channel, topic=topic[:TOPIC_MAX])
+        purpose = f"Incident {incident_id}, run by Command Post. Type /incident help."
+        with slack_call("conversations.setPurpose"):
+            self.client.conversations_setPurpose(channel=channel, purpose=purpose[:TOPIC_MAX])
 
     def _create(self, name: str) -> tuple[str, str]:
         for candidate in candidate_names(name):
@@ -246,6 +250,21 @@ class SlackChat:
                 rendered_as=gatecards.rendered(*rich),
             )
         if stored is not None and stored.summary_ts and target == stored.channel_id:
+            self._stale_summaries().setdefault(stored.incident_id, stored)
+
+    def _stale_summaries(self) -> dict[str, m.SlackChannel]:
+        # Per thread: each outbox lane settles the cards its own messages made stale.
+        stale: dict[str, m.SlackChannel] | None = getattr(self._local, "stale", None)
+        if stale is None:
+            stale = self._local.stale = {}
+        return stale
+
+    def settle(self) -> None:
+        """Refresh each summary card made stale since the last settle, once: a burst of
+        notes in one incident costs one chat.update, not one per note."""
+        stale = self._stale_summaries()
+        while stale:
+            _, stored = stale.popitem()
             self.refresh_summary(stored)
 
     def refresh_summary(self, stored: m.SlackChannel) -> None:

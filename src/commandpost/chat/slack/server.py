@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
-from commandpost.chat.slack.app import Deliverer, SlackSettings, build_app, web_client
+from commandpost.chat.slack.app import AfterAck, Deliverer, SlackSettings, build_app, web_client
 from commandpost.core.policy import Policy
 from commandpost.scheduling import DeadlineRunner, metrics_wsgi_app, start_runner
 from commandpost.service.context import Context
@@ -50,11 +50,13 @@ class SlackServer:
         self.settings = settings
         self.client = web_client(settings)
         self.deliverer = Deliverer(ctx, interval=deliver_every)
+        self.after_ack = AfterAck()
         self.app = build_app(
             ctx,
             signing_secret=settings.signing_secret,
             client=self.client,
             deliverer=self.deliverer,
+            after_ack=self.after_ack,
         )
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -93,6 +95,7 @@ class SlackServer:
         self._stopping = True
         if self._server is not None:
             self._server.close()
+        self.after_ack.stop()  # before the deliverer: what it queues still goes out
         self.deliverer.stop()
         if self.runner is not None:
             self.runner.shutdown()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
 from sqlmodel import SQLModel
 
 import commandpost.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -13,7 +13,8 @@ target_metadata = SQLModel.metadata
 
 def run() -> None:
     assert url is not None
-    engine = create_engine(url)
+    # `synchronous` is Command Post's own SQLite option (storage/engine.py), not the driver's.
+    engine = create_engine(make_url(url).difference_update_query(["synchronous"]))
     with engine.connect() as connection:
         context.configure(
             connection=connection,
