@@ -27,6 +27,8 @@ VERB_MODULES = (
     "drill_cmd",
     "serve_cmd",
     "worker_cmd",
+    "notice_cmd",
+    "alerts_cmd",
 )
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from commandpost.core.alerts.config import AlertRules, alert_problems
 from commandpost.core.durations import parse_duration
 from commandpost.core.vocabulary import CORE_ROLES, IncidentClass, Role, Severity
 from commandpost.errors import InvalidInput
@@ -132,6 +133,8 @@ class NoticeRules(_Strict):
     legal_coapproval_classes: list[IncidentClass] = Field(
         default_factory=lambda: [IncidentClass.DATA_LEAKAGE]
     )
+    # Operators' own notice templates; a name found here replaces the built-in of that name.
+    templates_dir: str | None = None
 
     def needs_legal(self, severity: Severity, klass: IncidentClass) -> bool:
         return severity in self.legal_coapproval_severities or klass in (
@@ -150,6 +153,7 @@ class Policy(_Strict):
     gates: dict[str, GateRule]
     actions: dict[str, ContainmentAction] = Field(default_factory=dict)
     notices: NoticeRules = Field(default_factory=NoticeRules)
+    alerts: AlertRules = Field(default_factory=AlertRules)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:
@@ -244,6 +248,7 @@ def cross_reference_problems(policy: Policy) -> list[tuple[tuple[str | int, ...]
     for aname, action in policy.actions.items():
         if action.gate not in policy.gates:
             problems.append((("actions", aname, "gate"), f"unknown gate rule {action.gate!r}"))
+    problems += alert_problems(policy.alerts, rotations=policy.rotations.keys())
     return problems
 
 

@@ -194,3 +194,6 @@ class SlackEvent(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True, max_length=64)
     received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+from commandpost.storage import alert_models as alert_models  # noqa: E402  (registers its tables)
