@@ -47,8 +47,17 @@ class RecordingScheduler:
         self.running = False
 
     @property
+    def ticks(self) -> list[str]:
+        return [job_id for job_id in self.jobs if job_id.startswith(TICK_JOB)]
+
+    @property
     def tick_at(self) -> Any:
-        return self.jobs[TICK_JOB]["run_date"]
+        # The latest arming; earlier tick jobs stay and do nothing when run.
+        return self.jobs[self.ticks[-1]]["run_date"]
+
+    def run_tick(self, job_id: str) -> None:
+        job = self.jobs[job_id]
+        job["func"](*job.get("args", ()))
 
 
 @pytest.fixture
@@ -94,6 +103,22 @@ def test_start_runs_at_once_then_arms_for_the_next_due_time(
     fired = runner.run_pending()
     assert {f.kind for f in fired} == {"ack"} and len(fired) == 4
     assert runner.armed_at == sched.tick_at == START + 20 * MIN  # the next step of the chain
+
+
+def test_a_superseded_tick_does_nothing_and_the_current_one_fires(
+    ctx: Context, runner: DeadlineRunner, sched: RecordingScheduler, clock: ManualClock
+) -> None:
+    incident_id = new_incident(ctx)
+    runner.run_pending()
+    later = sched.ticks[-1]  # armed for the first ack, 10 min out
+    add_deadline(ctx, incident_id, START + 3 * MIN)  # sooner: a new arming
+    sooner = sched.ticks[-1]
+    assert sooner != later and sched.tick_at == START + 3 * MIN
+    clock.advance(3 * MIN)
+    sched.run_tick(later)  # APScheduler still runs the superseded job: a no-op
+    assert next_due(ctx.engine) == START + 3 * MIN
+    sched.run_tick(sooner)
+    assert next_due(ctx.engine) == START + 10 * MIN  # the probe fired
 
 
 def test_a_sooner_deadline_wakes_it_early_a_later_one_does_not(

@@ -126,6 +126,21 @@ def test_a_sooner_deadline_wakes_the_scheduler(live: Context) -> None:
         runner.shutdown()
 
 
+def test_a_worker_hears_of_another_processs_deadline_before_its_poll(
+    live: Context, db_url: str, tmp_path: Path
+) -> None:
+    """SQLite: the worker sees this process's commit through PRAGMA data_version; PostgreSQL:
+    through NOTIFY. With a 10-minute poll, either is the only way it fires in time."""
+    log = tmp_path / "worker.log"
+    proc = start_worker(db_url, log, poll=600)
+    try:
+        [probe] = add_probes(live, [now() + timedelta(seconds=1)])
+        wait_until_fired(live, [probe], timeout=20)
+    finally:
+        stop_worker(proc, log)
+    assert fired_events(live)[probe] == 1
+
+
 def test_sigkilled_worker_restarted_fires_each_overdue_deadline_once(
     live: Context, tmp_path: Path
 ) -> None:

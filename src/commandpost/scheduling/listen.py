@@ -1,13 +1,17 @@
-"""PostgreSQL LISTEN: wake this process's runner when another process schedules a deadline.
+"""Waking this process's runner when another process schedules a deadline.
 
-`timers.note_wake` sends `NOTIFY commandpost_deadlines, '<due time>'` inside the transaction
-that writes a deadline; PostgreSQL delivers it at commit, to every listening replica. Without
-it a replica would only notice that deadline at its next safety poll.
+PostgreSQL: `timers.note_wake` sends `NOTIFY commandpost_deadlines, '<due time>'` inside the
+transaction that writes a deadline; PostgreSQL delivers it at commit, to every listening
+replica. SQLite has no notifications: `SqliteChangeWatcher` reads `PRAGMA data_version`, which
+changes when any other connection commits, twice a second, and wakes the runner to re-read
+the next due time. Without these a process would only notice another's deadline at its next
+safety poll.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -56,3 +60,47 @@ def _parse(payload: str) -> datetime | None:
         return datetime.fromisoformat(payload)
     except ValueError:
         return None
+
+
+class SqliteChangeWatcher:
+    """Calls `on_change(None)` within `every` seconds of a commit by another connection."""
+
+    def __init__(
+        self, engine: Engine, on_change: Callable[[datetime | None], None], *, every: float = 0.5
+    ) -> None:
+        self._path = engine.url.database or ""
+        self._on_change = on_change
+        self._every = every
+        self._conn: sqlite3.Connection | None = None
+        self._seen: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="deadline-watch", daemon=True)
+
+    def start(self) -> None:
+        # The baseline is read before start() returns: a commit made right after must count.
+        self._conn = sqlite3.connect(self._path, check_same_thread=False)
+        self._seen = self._version()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _version(self) -> int | None:
+        assert self._conn is not None
+        try:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            log.warning("cannot read the database's change counter: %s", exc)
+            return None
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self._every):
+                version = self._version()
+                if version is not None and version != self._seen:
+                    self._seen = version
+                    self._on_change(None)
+        finally:
+            assert self._conn is not None
+            self._conn.close()

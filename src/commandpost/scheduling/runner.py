@@ -8,8 +8,9 @@ outbox, and re-arms for the next due time. Two things wake it sooner:
   (`timers.schedule` notes the earliest due time on the session; a commit listener reads it);
 - on PostgreSQL, a NOTIFY sent by the transaction that wrote a deadline in another process
   or replica (`listen.py`);
+- on SQLite, a commit by another process (`listen.SqliteChangeWatcher`, within half a second);
 - a slow safety poll (every 30 s by default), in case a notification was lost (the listening
-  connection dropped) or on SQLite, where another process's writes are only seen this way.
+  connection dropped).
 
 On start it runs at once, so everything that fell due while no runner was up fires then, in
 due order, with its lateness recorded (restart recovery).
@@ -25,6 +26,7 @@ SQLite every write transaction starts with `BEGIN IMMEDIATE`, so one writer fire
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -36,7 +38,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import col, select
 
 from commandpost.scheduling import metrics
-from commandpost.scheduling.listen import NotifyListener
+from commandpost.scheduling.listen import NotifyListener, SqliteChangeWatcher
 from commandpost.service import outbox, timers
 from commandpost.service.context import Context
 from commandpost.service.deadlines import Fired, fire_due
@@ -107,8 +109,10 @@ class DeadlineRunner:
         self._running = False
         self._dirty = False
         self._started = False
-        self._notify: NotifyListener | None = None
+        self._notify: NotifyListener | SqliteChangeWatcher | None = None
         self._listener = self._after_commit  # one bound method: event.remove needs the same
+        self._arms = itertools.count(1)
+        self._arming = 0  # the current arming; earlier tick jobs are no-ops
 
     @property
     def armed_at(self) -> datetime | None:
@@ -128,10 +132,14 @@ class DeadlineRunner:
         )
         self._started = True
         self._scheduler.start()
-        self.wake()
+        # Listening starts before the first pass, so nothing written in between is missed.
         if self.listen and self.ctx.engine.dialect.name == "postgresql":
             self._notify = NotifyListener(self.ctx.engine, self.wake)
             self._notify.start()
+        elif self.listen and self.ctx.engine.url.database not in (None, "", ":memory:"):
+            self._notify = SqliteChangeWatcher(self.ctx.engine, self.wake)
+            self._notify.start()
+        self.wake()
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop waking; with `wait`, let a pass in progress finish (its transactions commit)."""
@@ -206,20 +214,32 @@ class DeadlineRunner:
             self.on_fired(batch)
 
     def _arm(self, at: datetime | None) -> None:
-        """Point the one tick job at `at` (None: wait for the safety poll or a wake)."""
+        """Point the tick at `at` (None: wait for the safety poll or a wake).
+
+        Each arming is a new job with an id of its own; the arming it replaces stays
+        scheduled and does nothing when it runs (`_tick`). Re-using one id raced APScheduler,
+        which removes a date job by id just after submitting it: a re-arming made by that
+        run could be removed with it (a lost wake until the poll). Removing the replaced job
+        ourselves races the same way, the other way round.
+        """
         self._armed_at = at
         if at is None or not self._started:
             return
+        self._arming = next(self._arms)
         self._scheduler.add_job(
-            self.run_pending,
+            self._tick,
             "date",
+            args=(self._arming,),
             run_date=at,
-            id=TICK_JOB,
-            replace_existing=True,
+            id=f"{TICK_JOB}.{self._arming}",
             misfire_grace_time=None,  # late is better than never
             coalesce=True,
             max_instances=1,
         )
+
+    def _tick(self, arming: int) -> None:
+        if arming == self._arming:
+            self.run_pending()
 
     def _after_commit(self, session: OrmSession) -> None:
         if session.get_bind() is not self.ctx.engine:
