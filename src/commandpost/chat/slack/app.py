@@ -11,6 +11,7 @@ with the Slack chat port, a background deliverer, and the Bolt `App` built by a 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import queue
@@ -185,24 +186,42 @@ def first_delivery(ctx: Context, event_id: str) -> bool:
 
 
 class AfterAck:
-    """The threads that run listeners' work once Slack has its ack (see `Listeners`)."""
+    """The threads that run listeners' work once Slack has its ack (see `Listeners`).
+
+    Urgent work (declaring, deciding a gate, taking a role) goes before routine work (notes,
+    status lines, reads): when a burst of notes queues up, a new incident or an approval does
+    not wait behind it. Within each kind, first come, first served.
+    """
 
     def __init__(self, threads: int = 8) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="slack-work")
+        self._queue: queue.PriorityQueue[tuple[int, int, ls.Work | None]] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"slack-work-{n}", daemon=True)
+            for n in range(threads)
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def submit(self, work: ls.Work) -> None:
-        self._pool.submit(self._run, work)
+    def submit(self, work: ls.Work, *, urgent: bool = False) -> None:
+        self._queue.put((0 if urgent else 1, next(self._order), work))
 
-    @staticmethod
-    def _run(work: ls.Work) -> None:
-        try:
-            work()
-        except Exception:
-            log.exception("work after an ack failed")
+    def _run(self) -> None:
+        while True:
+            _, _, work = self._queue.get()
+            if work is None:
+                return
+            try:
+                work()
+            except Exception:
+                log.exception("work after an ack failed")
 
     def stop(self) -> None:
         """Finish the work already acked (its changes and outbox rows commit), then stop."""
-        self._pool.shutdown(wait=True)
+        for _ in self._threads:
+            self._queue.put((2, next(self._order), None))  # after everything queued
+        for thread in self._threads:
+            thread.join(timeout=30)
 
 
 def build_app(

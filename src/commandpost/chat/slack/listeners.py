@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -52,8 +52,16 @@ NOT_IN_POLICY = "You are not in Command Post's policy, so it cannot act for you.
 Work = Callable[[], None]
 
 
-def inline(work: Work) -> None:
+def inline(work: Work, *, urgent: bool = False) -> None:
     work()
+
+
+class Later(Protocol):
+    def __call__(self, work: Work, *, urgent: bool = False) -> None: ...
+
+
+# Commands whose work goes before notes and reads when work queues up (AfterAck).
+URGENT = frozenset({"declare", "ack", "assign", "handover", "sev", "contain", "resolve", "close"})
 
 
 @dataclass
@@ -67,7 +75,7 @@ class Listeners:
 
     ctx: Context
     kick: Callable[[], None]  # wake the background deliverer (retries, rate limits)
-    later: Callable[[Work], None] = inline
+    later: Later = inline
 
     # ----------------------------------------------------------------------- helpers
     def deliver(self) -> None:
@@ -139,13 +147,14 @@ class Listeners:
                     channel=channel,
                     user=user,
                 )
-            )
+            ),
+            urgent=cmd.subcommand in URGENT,
         )
 
     # ------------------------------------------------------------------------ buttons
     def acknowledge(self, ack: Ack, body: Body, client: WebClient) -> None:
         ack()
-        self.later(lambda: self._acknowledge(body, client))
+        self.later(lambda: self._acknowledge(body, client), urgent=True)
 
     def _acknowledge(self, body: Body, client: WebClient) -> None:
         user, channel, value, ts = _click(body)
@@ -177,7 +186,8 @@ class Listeners:
         self.later(
             lambda: self._decide(
                 client, user=user, channel=channel, ts=ts, value=value, decision=decision
-            )
+            ),
+            urgent=True,
         )
 
     def _decide(
@@ -270,7 +280,8 @@ class Listeners:
                 value=str(meta.get("gate", "")),
                 decision=Decision.REJECT,
                 reason=reason,
-            )
+            ),
+            urgent=True,
         )
 
     def submit_declare(self, ack: Ack, body: Body, client: WebClient) -> None:
@@ -305,7 +316,7 @@ class Listeners:
         def work() -> str:
             return f"Declared {incidents.declare(self.ctx, spec).id}."
 
-        self.later(lambda: _none(self.attempt(client, work, channel=None, user=user)))
+        self.later(lambda: _none(self.attempt(client, work, channel=None, user=user)), urgent=True)
 
 
 def _reason(view: Body) -> str:
