@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from commandpost.core.policy import Policy
 from commandpost.executors import PolicyExecutor
+from commandpost.notices.delivery import NoticeSender
 from commandpost.service.context import Context
-from commandpost.service.ports import ChatPort, Clock, ExecutorPort
+from commandpost.service.ports import ChatPort, Clock, ExecutorPort, NoticeSenderPort
+from commandpost.settings import Settings
 from commandpost.storage.engine import make_engine
 from commandpost.storage.migrate import require_current
 
@@ -18,6 +20,7 @@ def build_context(
     chat: ChatPort,
     executor: ExecutorPort | None = None,
     check_schema: bool = True,
+    notice_sender: NoticeSenderPort | None = None,
 ) -> Context:
     engine = make_engine(database_url)
     if check_schema:
@@ -28,4 +31,5 @@ def build_context(
         clock=clock,
         chat=chat,
         executor=executor or PolicyExecutor(clock),
+        notice_sender=notice_sender or NoticeSender.from_settings(Settings(), clock=clock),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -11,3 +12,21 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./commandpost.db"
     policy: str = "./policy.yml"
     log_level: str = "INFO"
+    # Email for notices (COMMANDPOST_SMTP_*). Credentials are only ever sent after STARTTLS.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "commandpost@localhost"
+    smtp_starttls: bool = True
+
+    # Microsoft Teams (chat/teams, docs/teams/README.md). Webhook URLs carry their own
+    # credential, so they are secrets too. Per-channel and per-person URLs are JSON maps
+    # here until the policy file grows a place for them.
+    teams_webhook_url: SecretStr | None = None
+    teams_channel_urls: dict[str, SecretStr] = {}
+    teams_person_urls: dict[str, SecretStr] = {}
+    teams_public_url: str = "http://127.0.0.1:8000"
+    teams_link_secret: SecretStr | None = None
+    teams_link_ttl_seconds: int = 900
+    teams_outgoing_token: SecretStr | None = None

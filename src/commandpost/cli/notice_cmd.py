@@ -1,4 +1,5 @@
-"""`commandpost notice lint|render|templates`: notices from a terminal, no database needed."""
+"""`commandpost notice …`: lint, render and list templates without a database; draft, edit,
+approve, reject and show stored notices (the review flow, as in chat)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import typer
 
 from commandpost.cli.app import app
+from commandpost.cli.common import context, deliver
+from commandpost.cli.gate_cmd import parse_params
 from commandpost.core.notice_lint import (
     REQUIRED_FACTS,
     Channel,
@@ -22,6 +25,8 @@ from commandpost.core.vocabulary import Severity
 from commandpost.errors import InvalidInput
 from commandpost.notices import Catalogue, Format
 from commandpost.policy_file import load_policy
+from commandpost.service import notices
+from commandpost.service.ids import parse_incident_id
 from commandpost.settings import Settings
 
 notice_app = typer.Typer(
@@ -100,6 +105,117 @@ def templates(
         typer.echo(f"  facts:    {', '.join(spec.facts)}")
         if spec.optional:
             typer.echo(f"  optional: {', '.join(spec.optional)}")
+
+
+ACTOR = typer.Option(..., "--as", help="Who is doing this (a person id from the policy).")
+
+
+@notice_app.command("draft")
+def draft(
+    incident_id: str = typer.Argument(..., metavar="INC"),
+    template: str = typer.Argument(..., help="Template name, e.g. customer_initial."),
+    actor: str = ACTOR,
+    fact: list[str] = typer.Option(
+        None, "--fact", help="name=value, repeatable; wins over the incident's own facts."
+    ),
+    facts: str = typer.Option(None, "--facts", help="JSON object of facts; - reads stdin."),
+) -> None:
+    """Render a notice from the incident's facts, lint it and store it for review."""
+    given: dict[str, Any] = _read_facts(facts) if facts else {}
+    given.update(parse_params(fact or []))
+    ctx = context()
+    made = notices.draft(ctx, parse_incident_id(incident_id), template=template, actor=actor,
+                         facts=given)  # fmt: skip
+    deliver(ctx)
+    typer.echo(f"notice {made.id} drafted ({made.template}, sha256 {made.sha256[:12]}…)")
+    _print_findings(made)
+
+
+@notice_app.command("edit")
+def edit(
+    notice_id: int = typer.Argument(..., metavar="ID"),
+    file: str = typer.Option(..., "--file", help="The new text, exactly; - reads stdin."),
+    actor: str = ACTOR,
+) -> None:
+    """Replace a notice's text; approvals of the old text are voided."""
+    ctx = context()
+    made = notices.edit(ctx, notice_id, actor=actor, text=_read_text(file))
+    deliver(ctx)
+    typer.echo(f"notice {made.id} is now version {made.version} (sha256 {made.sha256[:12]}…)")
+    _print_findings(made)
+
+
+@notice_app.command("approve")
+def approve(
+    notice_id: int = typer.Argument(..., metavar="ID"),
+    actor: str = ACTOR,
+    role: str = typer.Option("comms", "--role", help="comms or legal."),
+    override: str = typer.Option(
+        None, "--override", help="Why it may go out despite blocking lint findings."
+    ),
+) -> None:
+    """Approve the notice's current text (bound to its hash); the last approval sends it."""
+    ctx = context()
+    made = notices.approve(ctx, notice_id, actor=actor, role=role, override_reason=override)
+    deliver(ctx)
+    made = notices.get(ctx, notice_id)
+    waiting = f"; waiting for {', '.join(made.still_needed)}" if made.still_needed else ""
+    typer.echo(f"notice {made.id}: {made.state}{waiting}")
+
+
+@notice_app.command("reject")
+def reject(
+    notice_id: int = typer.Argument(..., metavar="ID"),
+    actor: str = ACTOR,
+    reason: str = typer.Option(..., "--reason", help="Why it must not go out."),
+) -> None:
+    """Turn a notice down; it is never sent."""
+    ctx = context()
+    made = notices.reject(ctx, notice_id, actor=actor, reason=reason)
+    deliver(ctx)
+    typer.echo(f"notice {made.id}: rejected")
+
+
+@notice_app.command("show")
+def show(notice_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """A notice's text, lint findings, approvals and deliveries."""
+    made = notices.get(context(), notice_id)
+    typer.echo(
+        f"notice {made.id} · {made.incident_id} · {made.template} · {made.state} · "
+        f"version {made.version} · by {made.created_by}"
+    )
+    if made.subject:
+        typer.echo(f"subject: {made.subject}")
+    typer.echo(f"sha256:  {made.sha256}")
+    if made.reason:
+        typer.echo(f"rejected: {made.reason}")
+    typer.echo("-" * 72)
+    typer.echo(made.text.rstrip("\n"))
+    typer.echo("-" * 72)
+    _print_findings(made)
+    for a in made.approvals:
+        void = "  VOID" if a.void else ""
+        why = f"  override: {a.override_reason}" if a.override_reason else ""
+        typer.echo(
+            f"approved {a.at} by {a.person_id} as {a.role} sha256 {a.sha256[:12]}…{why}{void}"
+        )
+    if made.still_needed:
+        typer.echo(f"needs approval: {', '.join(made.still_needed)}")
+    for d in made.deliveries:
+        said = d.error if d.state != "delivered" else d.detail
+        typer.echo(
+            f"delivery {d.kind}:{d.recipient} {d.state} (attempts {d.attempts})"
+            + (f" {said}" if said else "")
+        )
+
+
+def _print_findings(made: notices.NoticeView) -> None:
+    for found in made.findings:
+        kind = "blocking" if found["blocking"] else "advisory"
+        line, column = position(made.text, int(found["start"]))
+        quoted = json.dumps(str(found["text"])[:_SHOWN], ensure_ascii=False)
+        typer.echo(f"{found['rule']} {kind} {line}:{column} {quoted} {found['message']}")
+    typer.echo(f"{len(made.findings)} finding(s), {len(made.blocking)} blocking")
 
 
 def describe(found: Finding, text: str) -> str:

@@ -43,4 +43,17 @@ class ExecuteAction:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-Effect = OpenChannel | ChannelPost | DirectMessage | ExecuteAction
+@dataclass(frozen=True)
+class SendNotice:
+    """Send one approved notice to one recipient; refused at sending unless the notice's text
+    still hashes to `sha256`, the hash its approvals were bound to."""
+
+    notice_id: int
+    incident_id: str
+    sha256: str
+    kind: str  # chat, email or webhook
+    recipient: str
+    destination: dict[str, Any] = field(default_factory=dict)  # the policy's entry, as JSON
+
+
+Effect = OpenChannel | ChannelPost | DirectMessage | ExecuteAction | SendNotice

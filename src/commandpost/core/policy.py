@@ -126,7 +126,54 @@ class ContainmentAction(_Strict):
     restore_checks: list[str] = Field(default_factory=list)
 
 
+_ADDRESS = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class ChatNoticeDestination(_Strict):
+    """Post the approved text to a chat channel; `incident` means the incident's own."""
+
+    type: Literal["chat"]
+    channel: str = Field(min_length=1)
+
+    def recipients(self) -> list[str]:
+        return [self.channel]
+
+
+class EmailNoticeDestination(_Strict):
+    """Email the approved text (SMTP settings: COMMANDPOST_SMTP_*), one message per address."""
+
+    type: Literal["email"]
+    to: list[Annotated[str, Field(pattern=_ADDRESS)]] = Field(min_length=1)
+
+    def recipients(self) -> list[str]:
+        return list(dict.fromkeys(self.to))
+
+
+class WebhookNoticeDestination(_Strict):
+    """POST the approved text, signed like the webhook executor (a status page, a ticket)."""
+
+    type: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    secret_ref: str = Field(pattern=r"^env:[A-Z_][A-Z0-9_]*$")
+    timeout_seconds: float = 10.0
+
+    def recipients(self) -> list[str]:
+        return [self.url]
+
+
+NoticeDestination = Annotated[
+    ChatNoticeDestination | EmailNoticeDestination | WebhookNoticeDestination,
+    Field(discriminator="type"),
+]
+
+
 class NoticeRules(_Strict):
+    # Where each template's approved notices go, by template name; none named: nowhere (the
+    # approval is recorded and the text can be sent by hand).
+    channels: dict[str, list[NoticeDestination]] = Field(default_factory=dict)
+    # Standing facts every notice may use (company, product, contact, regulator, ...); the
+    # incident's own facts and a drafter's values win over these.
+    facts: dict[str, str] = Field(default_factory=dict)
     legal_coapproval_severities: list[Severity] = Field(
         default_factory=lambda: [Severity.SEV0, Severity.SEV1]
     )

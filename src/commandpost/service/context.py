@@ -18,11 +18,18 @@ from commandpost.core.effects import (
     Effect,
     ExecuteAction,
     OpenChannel,
+    SendNotice,
 )
 from commandpost.core.policy import Person, Policy
 from commandpost.errors import NotAuthorised, NotFound
 from commandpost.service.audit_append import record
-from commandpost.service.ports import ChatPort, Clock, ExecutorPort
+from commandpost.service.ports import (
+    ChatPort,
+    Clock,
+    ExecutorPort,
+    NoticeSenderPort,
+    RefusingNoticeSender,
+)
 from commandpost.storage import models as m
 from commandpost.storage.append import append
 from commandpost.storage.engine import lock_audit_chain
@@ -38,6 +45,8 @@ class Context:
     chat: ChatPort
     executor: ExecutorPort
     _policies: dict[str, Policy] = field(default_factory=dict)
+    # Email and webhook delivery of approved notices (runtime.build_context wires the real one).
+    notice_sender: NoticeSenderPort = field(default_factory=RefusingNoticeSender)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -124,6 +133,15 @@ def enqueue(session: Session, ctx: Context, effect: Effect) -> None:
     elif isinstance(effect, ExecuteAction):
         kind = "execute"
         body = {"gate_id": effect.gate_id, "action": effect.action, "params": effect.params}
+    elif isinstance(effect, SendNotice):
+        kind = "notice"
+        body = {
+            "notice_id": effect.notice_id,
+            "sha256": effect.sha256,
+            "kind": effect.kind,
+            "recipient": effect.recipient,
+            "destination": effect.destination,
+        }
     # A plain row, batched per transaction: outbox rows are append-only here, and the ORM
     # unit of work costs several times more per row on the busiest path (deadline bursts).
     append(

@@ -24,6 +24,7 @@ from commandpost.core.gates import GateKind
 from commandpost.errors import CommandPostError, DeliveryFailed
 from commandpost.service.context import Context, audit, load_incident, post
 from commandpost.service.gate_outcomes import mark_contained
+from commandpost.service.notice_delivery import deliver_notice
 from commandpost.service.ports import ExecutionRequest, SettlingChat
 from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction, transaction
@@ -164,6 +165,8 @@ def _deliver_one(ctx: Context, item: m.OutboxItem) -> int:
     try:
         if item.kind == "execute":
             _execute(ctx, item, body)
+        elif item.kind == "notice":
+            _notice(ctx, item, body)
         else:
             _chat(ctx, item, body)
     except Exception as exc:
@@ -308,3 +311,9 @@ def _execute(ctx: Context, item: m.OutboxItem, body: dict[str, object]) -> None:
         post(session, ctx, incident, text)
         if gate.execution == "executed" and gate.kind == GateKind.CONTAINMENT.value:
             mark_contained(session, ctx, incident, gate, actor="commandpost")
+
+
+def _notice(ctx: Context, item: m.OutboxItem, body: dict[str, object]) -> None:
+    """An approved notice to one recipient (service/notice_delivery.py does the checking)."""
+    attempt = item.attempts + 1
+    deliver_notice(ctx, dict(body), attempt=attempt, final=attempt >= MAX_ATTEMPTS)

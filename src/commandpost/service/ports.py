@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from commandpost.core.policy import ContainmentAction, Person
+from commandpost.core.policy import (
+    ContainmentAction,
+    EmailNoticeDestination,
+    Person,
+    WebhookNoticeDestination,
+)
+from commandpost.errors import DeliveryFailed
 
 
 class Clock(Protocol):
@@ -83,3 +89,46 @@ class ExecutionRequest:
 
 class ExecutorPort(Protocol):
     def execute(self, request: ExecutionRequest) -> ExecutionResult: ...
+
+
+@dataclass(frozen=True)
+class NoticeMessage:
+    """An approved notice on its way to one recipient: `text` is sent exactly as it is."""
+
+    notice_id: int
+    incident_id: str
+    template: str
+    subject: str | None
+    text: str
+    sha256: str
+
+
+class NoticeSenderPort(Protocol):
+    """Sends approved notices by email and webhook (chat goes through the chat port).
+
+    Returns what the far end said (for the record); raises DeliveryFailed to be retried.
+    """
+
+    def send(
+        self,
+        message: NoticeMessage,
+        *,
+        destination: EmailNoticeDestination | WebhookNoticeDestination,
+        recipient: str,
+    ) -> str: ...
+
+
+class RefusingNoticeSender:
+    """The default until one is wired: says so, and the outbox keeps the notice queued."""
+
+    def send(
+        self,
+        message: NoticeMessage,
+        *,
+        destination: EmailNoticeDestination | WebhookNoticeDestination,
+        recipient: str,
+    ) -> str:
+        raise DeliveryFailed(
+            f"no notice sender is configured: {destination.type} delivery of notice "
+            f"#{message.notice_id} is not possible here (runtime.build_context wires one)"
+        )
