@@ -121,7 +121,17 @@ _READS: dict[str, set[str]] = {
     "severities": {"rotations"},
     "gates": {"groups", "actions"},
     "actions": {"gates"},
+    "alerts": {"rotations"},
 }
+
+
+def _stand_in(name: str) -> Any:
+    """An empty value for a section that failed to validate: its default where it has one
+    (alerts' is a model, not a dict), else an empty container."""
+    info = Policy.model_fields[name]
+    if not info.is_required():
+        return info.get_default(call_default_factory=True)
+    return [] if name == "people" else {}
 
 
 def _cross_references(plain: dict[str, Any], document: Any) -> list[Problem]:
@@ -141,7 +151,7 @@ def _cross_references(plain: dict[str, Any], document: Any) -> list[Problem]:
     if all(name in good for name in _READS if name in plain):
         return []  # every section validated: the model validator already ran
     # Sections that failed stand in empty; the filter below drops whatever that makes up.
-    empty: dict[str, Any] = {name: [] if name == "people" else {} for name in _READS}
+    empty: dict[str, Any] = {name: _stand_in(name) for name in _READS}
     partial = Policy.model_construct(**{**empty, **good})
     try:
         problems = cross_reference_problems(partial)

@@ -112,10 +112,14 @@ def ingest(
         # The flood rule only matters when something may open; a storm's repeats skip the read.
         may_open = any(a.firing and a.fingerprint not in homes for a in delivery.alerts)
         since = at - rules.flood.window
+        # An opening committed before this delivery took the lock happened before it, even
+        # when stamped later (its request was received after this one, then won the lock):
+        # counted as of `at`, or concurrent deliveries could open past the flood limit.
+        openings = [min(o, at) for o in store.recent_openings(session, since)] if may_open else []
         plan = plan_delivery(
             delivery.alerts,
             known={fp: home.incident.id for fp, home in homes.items()},
-            opened_at=store.recent_openings(session, since) if may_open else [],
+            opened_at=openings,
             rules=rules,
             now=at,
         )

@@ -1,7 +1,8 @@
 """Incidents: declaring one, and reading them back.
 
 Declaring stores the policy snapshot, opens the channel, pages the roles for the severity
-and arms the SLA timers, all in one transaction. The changes made to an incident after that
+and arms the SLA timers, all in one transaction (`declare`, for a person; `declare_in`, in a
+transaction the caller holds, for alert ingestion). The changes made to an incident after that
 (status, severity, updates, notes, evidence, resolve, close) live in `incident_changes`;
 they are re-exported here so that this module stays the one place callers import from.
 """
@@ -9,6 +10,7 @@ they are re-exported here so that this module stays the one place callers import
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +41,7 @@ from commandpost.service.incident_changes import (
     resolve,
     schedule_sla_timers,
 )
-from commandpost.service.roles import holder, page_for_severity
+from commandpost.service.roles import holder, page_for_severity, page_role
 from commandpost.storage import models as m
 from commandpost.storage.engine import transaction
 
@@ -52,6 +54,7 @@ __all__ = [
     "change_status",
     "close",
     "declare",
+    "declare_in",
     "enqueue_channel_open",
     "get_incident",
     "ic_of",
@@ -104,51 +107,74 @@ def declare(ctx: Context, spec: Declaration, *, attempts: int = 5) -> m.Incident
 
 def _declare_once(ctx: Context, spec: Declaration) -> m.Incident:
     with transaction(ctx.engine) as session:
-        store_policy(session, ctx)
-        now = ctx.now()
-        number = next_number(session, now.year)
-        incident_id = format_incident_id(now.year, number)
-        incident = m.Incident(
-            id=incident_id,
-            year=now.year,
-            number=number,
-            title=spec.title.strip(),
-            klass=spec.klass.value,
-            severity=spec.severity.value,
-            status=Status.DECLARED.value,
-            model=spec.model,
-            model_version=spec.model_version,
-            surface=spec.surface,
-            tenant=spec.tenant,
-            region=spec.region,
-            description=spec.description,
-            trigger=spec.trigger,
-            channel=channel_name(incident_id, spec.title),
-            policy_version=ctx.policy.version(),
-            declared_by=spec.declared_by,
-            declared_at=now,
-            last_update_at=now,
-        )
-        session.add(incident)
-        session.flush()
-        audit(
-            session,
-            ctx,
-            incident,
-            actor=spec.declared_by,
-            kind="incident.declared",
-            title=incident.title,
-            klass=incident.klass,
-            severity=incident.severity,
-            surface=incident.surface,
-            model=incident.model,
-            model_version=incident.model_version,
-            trigger=incident.trigger,
-        )
-        enqueue_channel_open(session, ctx, incident)
-        page_for_severity(session, ctx, incident, actor="commandpost")
-        schedule_sla_timers(session, ctx, incident)
-        return incident
+        return declare_in(session, ctx, spec)
+
+
+def declare_in(
+    session: Session,
+    ctx: Context,
+    spec: Declaration,
+    *,
+    extra_page: Sequence[Role] = (),
+    why: str = "paged on declaration",
+) -> m.Incident:
+    """Declare inside the caller's transaction: policy snapshot, number, channel, pages for
+    the severity (and `extra_page`, with `why`), SLA timers.
+
+    `declared_by` is not checked here: `declare` checks it is a person; alert ingestion
+    declares as its monitor ("alert:<source>") and needs its bookkeeping and the incidents it
+    opens to commit together, hence the caller's session.
+    """
+    store_policy(session, ctx)
+    now = ctx.now()
+    number = next_number(session, now.year)
+    incident_id = format_incident_id(now.year, number)
+    incident = m.Incident(
+        id=incident_id,
+        year=now.year,
+        number=number,
+        title=spec.title.strip(),
+        klass=spec.klass.value,
+        severity=spec.severity.value,
+        status=Status.DECLARED.value,
+        model=spec.model,
+        model_version=spec.model_version,
+        surface=spec.surface,
+        tenant=spec.tenant,
+        region=spec.region,
+        description=spec.description,
+        trigger=spec.trigger,
+        channel=channel_name(incident_id, spec.title),
+        policy_version=ctx.policy.version(),
+        declared_by=spec.declared_by,
+        declared_at=now,
+        last_update_at=now,
+    )
+    session.add(incident)
+    session.flush()
+    audit(
+        session,
+        ctx,
+        incident,
+        actor=spec.declared_by,
+        kind="incident.declared",
+        title=incident.title,
+        klass=incident.klass,
+        severity=incident.severity,
+        surface=incident.surface,
+        model=incident.model,
+        model_version=incident.model_version,
+        trigger=incident.trigger,
+    )
+    enqueue_channel_open(session, ctx, incident)
+    page_for_severity(session, ctx, incident, actor="commandpost")
+    schedule_sla_timers(session, ctx, incident)
+    for role in extra_page:
+        # A role the severity already paged is not paged twice.
+        if holder(session, incident.id, role) is None:
+            chain = ctx.policy.rotations[role].chain()
+            page_role(session, ctx, incident, role=role, chain=chain, actor="commandpost", why=why)
+    return incident
 
 
 def enqueue_channel_open(session: Session, ctx: Context, incident: m.Incident) -> None:

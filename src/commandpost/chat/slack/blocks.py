@@ -78,6 +78,7 @@ __all__ = [
     "MARKER",
     "REJECT_CALLBACK",
     "USAGE",
+    "AlertsLine",
     "DeadlineLine",
     "DeclareForm",
     "GateCardView",
@@ -138,6 +139,18 @@ class DeadlineLine:
 
 
 @dataclass(frozen=True)
+class AlertsLine:
+    """Alerts from monitors on an incident they opened or joined."""
+
+    alerts: int  # deliveries' alerts counted, repeats included
+    fingerprints: int  # distinct alerts
+    firing: int  # fingerprints whose latest alert was firing
+
+    def text(self) -> str:
+        return f"{self.alerts} received · {self.fingerprints} distinct · {self.firing} still firing"
+
+
+@dataclass(frozen=True)
 class SummaryView:
     incident_id: str
     title: str
@@ -156,6 +169,7 @@ class SummaryView:
     declared_at: datetime | None = None
     updated_at: datetime | None = None
     policy_version: str = ""
+    alerts: AlertsLine | None = None
 
 
 _ROLE_STATE = {
@@ -188,6 +202,8 @@ def _summary_body(view: SummaryView) -> list[Block]:
     ]
     if channel_ref(view.channel_id):
         facts.append(("Channel", channel_ref(view.channel_id)))
+    if view.alerts is not None:
+        facts.append(("Alerts", escape(view.alerts.text())))
     fields = [
         mrkdwn(cut_markup(f"*{name}*\n{value}", SECTION_FIELD))
         for name, value in facts

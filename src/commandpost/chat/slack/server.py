@@ -1,5 +1,5 @@
-"""Serving the Bolt app: a WSGI app (POST /slack/events, GET /healthz) on waitress, or Socket
-Mode when SLACK_APP_TOKEN is set.
+"""Serving the Bolt app: a WSGI app (POST /slack/events, GET /healthz, GET /metrics,
+POST /alerts/<source>) on waitress, or Socket Mode when SLACK_APP_TOKEN is set.
 
     SlackServer(ctx, settings).start(host, port)   background threads; .port, .stop()
     SlackServer(...).serve_forever(host, port)     what `commandpost serve` runs
@@ -17,6 +17,7 @@ from waitress.server import create_server
 
 from commandpost.chat.slack.app import AfterAck, Deliverer, SlackSettings, build_app, web_client
 from commandpost.core.policy import Policy
+from commandpost.ingest import IngestSettings, alert_ingest_app, is_alert_path
 from commandpost.scheduling import DeadlineRunner, metrics_wsgi_app, start_runner
 from commandpost.service.context import Context
 
@@ -25,9 +26,11 @@ log = logging.getLogger(__name__)
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
-def health_app(
-    slack: SlackRequestHandler,
-) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def health_app(slack: SlackRequestHandler, alerts: WSGIApp | None = None) -> WSGIApp:
+    """Health, metrics and, when given, the alert endpoints in front of Slack's."""
     metrics = metrics_wsgi_app()
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -37,6 +40,8 @@ def health_app(
             return [b"ok\n"]
         if environ.get("PATH_INFO") == "/metrics" and get:
             return metrics(environ, start_response)  # type: ignore[no-any-return]
+        if alerts is not None and is_alert_path(str(environ.get("PATH_INFO", ""))):
+            return alerts(environ, start_response)
         return slack(environ, start_response)  # type: ignore[arg-type]
 
     return wsgi
@@ -44,10 +49,17 @@ def health_app(
 
 class SlackServer:
     def __init__(
-        self, ctx: Context, settings: SlackSettings, *, deliver_every: float = 2.0
+        self,
+        ctx: Context,
+        settings: SlackSettings,
+        *,
+        deliver_every: float = 2.0,
+        ingest: IngestSettings | None = None,
     ) -> None:
         self.ctx = ctx
         self.settings = settings
+        # Built once: it resolves the alert sources' secrets and logs the missing ones.
+        self.alerts = alert_ingest_app(ctx, ingest or IngestSettings.from_env())
         self.client = web_client(settings)
         self.deliverer = Deliverer(ctx, interval=deliver_every)
         self.after_ack = AfterAck()
@@ -72,7 +84,7 @@ class SlackServer:
     ) -> SlackServer:
         """Serve in background threads. `run_deadlines=False` leaves firing deadlines to
         someone else (a `commandpost worker`, or a test that moves a simulated clock)."""
-        wsgi = health_app(SlackRequestHandler(self.app))
+        wsgi = health_app(SlackRequestHandler(self.app), self.alerts)
         self._server = create_server(wsgi, host=host, port=port, threads=8, ident="commandpost")
         self.deliverer.start()
         if run_deadlines:
@@ -122,10 +134,15 @@ class SlackServer:
 
 
 def make_server(
-    *, database_url: str, policy: Policy, settings: SlackSettings, deliver_every: float = 2.0
+    *,
+    database_url: str,
+    policy: Policy,
+    settings: SlackSettings,
+    deliver_every: float = 2.0,
+    ingest: IngestSettings | None = None,
 ) -> SlackServer:
     from commandpost.chat.slack.app import slack_context
 
     client = web_client(settings)
     ctx = slack_context(database_url=database_url, policy=policy, client=client)
-    return SlackServer(ctx, settings, deliver_every=deliver_every)
+    return SlackServer(ctx, settings, deliver_every=deliver_every, ingest=ingest)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from commandpost.chat.slack.blocks import (
+    AlertsLine,
     DeadlineLine,
     GateCardView,
     GateLine,
@@ -25,6 +26,7 @@ from commandpost.chat.slack.blocks import (
 from commandpost.core.gates import GateKind, GateState
 from commandpost.core.policy import Policy
 from commandpost.core.vocabulary import IncidentClass, Role, Severity, Status
+from commandpost.service.alert_store import tally_of
 from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction
 
@@ -85,7 +87,15 @@ def summary_view(session: Session, policy: Policy, incident_id: str) -> SummaryV
         declared_at=incident.declared_at,
         updated_at=incident.last_update_at,
         policy_version=incident.policy_version,
+        alerts=_alerts(session, incident_id),
     )
+
+
+def _alerts(session: Session, incident_id: str) -> AlertsLine | None:
+    tally = tally_of(session, incident_id)
+    if tally is None:
+        return None  # declared by a person and never joined by an alert: nothing to show
+    return AlertsLine(alerts=tally.alerts, fingerprints=tally.fingerprints, firing=tally.firing)
 
 
 def _dual(policy: Policy, rule: str) -> bool:
