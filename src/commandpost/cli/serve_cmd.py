@@ -9,9 +9,9 @@ import sys
 import typer
 
 from commandpost.chat.slack.app import SlackSettings, missing_settings
-from commandpost.chat.slack.server import make_server
 from commandpost.cli.app import app
 from commandpost.cli.common import policy, settings
+from commandpost.serving import build_server
 
 
 @app.command()
@@ -21,7 +21,8 @@ def serve(
         int(os.environ.get("PORT") or 3000), "--port", help="Port (default $PORT or 3000)."
     ),
 ) -> None:
-    """Serve the Slack app: POST /slack/events and GET /healthz."""
+    """Serve the Slack app (POST /slack/events), alert webhooks (POST /alerts/<source>), GET
+    /healthz and /metrics, and the Teams approval page and commands when Teams is configured."""
     missing = missing_settings()
     if missing:
         typer.echo(
@@ -30,9 +31,10 @@ def serve(
         )
         sys.exit(2)
     logging.basicConfig(level=settings().log_level)
-    server = make_server(
+    server = build_server(
         database_url=settings().database_url,
         policy=policy(),
-        settings=SlackSettings.from_env(),
+        slack=SlackSettings.from_env(),
+        settings=settings(),
     )
     server.serve_forever(host, port)

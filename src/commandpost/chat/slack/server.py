@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -27,10 +27,15 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+# Another app served on the same port: which request paths it takes, and the app.
+Mount = tuple[Callable[[str], bool], WSGIApp]
 
 
-def health_app(slack: SlackRequestHandler, alerts: WSGIApp | None = None) -> WSGIApp:
-    """Health, metrics and, when given, the alert endpoints in front of Slack's."""
+def health_app(
+    slack: SlackRequestHandler, alerts: WSGIApp | None = None, *, mounts: Sequence[Mount] = ()
+) -> WSGIApp:
+    """Health, metrics and, when given, the alert endpoints and other mounted apps (Teams'
+    approval page) in front of Slack's."""
     metrics = metrics_wsgi_app()
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -40,8 +45,12 @@ def health_app(slack: SlackRequestHandler, alerts: WSGIApp | None = None) -> WSG
             return [b"ok\n"]
         if environ.get("PATH_INFO") == "/metrics" and get:
             return metrics(environ, start_response)  # type: ignore[no-any-return]
-        if alerts is not None and is_alert_path(str(environ.get("PATH_INFO", ""))):
+        path = str(environ.get("PATH_INFO", ""))
+        if alerts is not None and is_alert_path(path):
             return alerts(environ, start_response)
+        for claims, app in mounts:
+            if claims(path):
+                return app(environ, start_response)
         return slack(environ, start_response)  # type: ignore[arg-type]
 
     return wsgi
@@ -70,6 +79,7 @@ class SlackServer:
             deliverer=self.deliverer,
             after_ack=self.after_ack,
         )
+        self.mounts: list[Mount] = []  # added before start(): served beside Slack
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.runner: DeadlineRunner | None = None
@@ -84,7 +94,7 @@ class SlackServer:
     ) -> SlackServer:
         """Serve in background threads. `run_deadlines=False` leaves firing deadlines to
         someone else (a `commandpost worker`, or a test that moves a simulated clock)."""
-        wsgi = health_app(SlackRequestHandler(self.app), self.alerts)
+        wsgi = health_app(SlackRequestHandler(self.app), self.alerts, mounts=self.mounts)
         self._server = create_server(wsgi, host=host, port=port, threads=8, ident="commandpost")
         self.deliverer.start()
         if run_deadlines:

@@ -1,0 +1,46 @@
+"""What `commandpost serve` runs: the Slack server, with Microsoft Teams beside it when the
+settings configure Teams.
+
+With Teams configured, the chat port becomes a `PlatformRouter`: incidents keep their Slack
+channel, and pages reach people whose rotation entry only has a Teams id on Teams; the Teams
+approval page and outgoing-webhook endpoint (`/teams/...`) are served on the same port.
+"""
+
+from __future__ import annotations
+
+from commandpost.chat.router import Platform, PlatformRouter, on_slack, on_teams
+from commandpost.chat.slack.app import SlackSettings
+from commandpost.chat.slack.server import SlackServer, make_server
+from commandpost.core.policy import Policy
+from commandpost.settings import Settings
+
+
+def teams_configured(settings: Settings) -> bool:
+    return bool(
+        settings.teams_webhook_url
+        or settings.teams_channel_urls
+        or settings.teams_person_urls
+        or settings.teams_link_secret
+        or settings.teams_outgoing_token
+    )
+
+
+def build_server(
+    *, database_url: str, policy: Policy, slack: SlackSettings, settings: Settings
+) -> SlackServer:
+    server = make_server(database_url=database_url, policy=policy, settings=slack)
+    if teams_configured(settings):
+        with_teams(server, settings)
+    return server
+
+
+def with_teams(server: SlackServer, settings: Settings) -> None:
+    """Route pages to Teams-only people through Teams and serve /teams/... beside Slack."""
+    from commandpost.chat.teams import TeamsChat, approval_app, is_teams_path
+
+    ctx = server.ctx
+    teams = TeamsChat(settings, engine=ctx.engine, policy=ctx.policy, clock=ctx.clock)
+    ctx.chat = PlatformRouter(
+        Platform("slack", ctx.chat, on_slack), Platform("teams", teams, on_teams)
+    )
+    server.mounts.append((is_teams_path, approval_app(ctx, settings)))
