@@ -45,8 +45,12 @@ def approve(
     actor: str,
     role: str = "comms",
     override_reason: str | None = None,
+    expected_sha256: str | None = None,
 ) -> NoticeView:
     """Approve the notice's current text as `role` (comms or legal).
+
+    `expected_sha256`, the hash of the text the approver read, is checked under the
+    incident's lock: an edit landing between reading and approving is refused, not approved.
 
     Refused (nothing written) unless the actor holds that role in the incident and has
     acknowledged it; when the same person already approved in the other role; and when the
@@ -61,6 +65,11 @@ def approve(
         raise InvalidInput("an override needs a written reason")
     with transaction(ctx.engine) as session:
         incident, notice = locked(session, ctx, notice_id)
+        if expected_sha256 is not None and notice.sha256 != expected_sha256.lower():
+            raise Conflict(
+                f"notice #{notice_id}: the text changed since it was reviewed (now sha256 "
+                f"{notice.sha256[:12]}…); review the newest text"
+            )
         policy = ctx.policy_for(incident)
         person_or_refuse(policy, actor)
         if notice.state == "rejected":

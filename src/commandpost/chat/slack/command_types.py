@@ -27,6 +27,10 @@ _HELP: dict[str, tuple[str, str]] = {
         "contain <action> key=value… [-- reason]",
         "request a containment action (a gate)",
     ),
+    "notify": (
+        "notify <template> [key=value…]",
+        "draft a customer or regulator notice for review (facts as key=value)",
+    ),
     "note": ("note <text>", "add a note to the timeline"),
     "update": (
         "update <text>",
@@ -123,6 +127,15 @@ class Contain:
 
 
 @dataclass(frozen=True)
+class Notify:
+    """Draft a notice from a template; `facts` fill (or override) the incident's facts."""
+
+    subcommand: ClassVar[str] = "notify"
+    template: str
+    facts: dict[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
 class Note:
     subcommand: ClassVar[str] = "note"
     text: str
@@ -201,7 +214,7 @@ class Help:
 
 
 Command: TypeAlias = (
-    Declare | DeclareModal | Ack | Assign | Handover | Sev | StatusChange | Contain | Note
-    | Update | Evidence | Timeline | Roles | Resolve | Close | Approve | Reject | Escalate | Confirm
-    | List | Help
+    Declare | DeclareModal | Ack | Assign | Handover | Sev | StatusChange | Contain | Notify
+    | Note | Update | Evidence | Timeline | Roles | Resolve | Close | Approve | Reject | Escalate
+    | Confirm | List | Help
 )  # fmt: skip

@@ -51,6 +51,7 @@ from commandpost.chat.slack.command_types import (
     Help,
     List,
     Note,
+    Notify,
     Reject,
     Resolve,
     Roles,
@@ -81,6 +82,7 @@ __all__ = [
     "Help",
     "List",
     "Note",
+    "Notify",
     "Reject",
     "Resolve",
     "Roles",
@@ -112,6 +114,7 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^<>]*)?>")
 _GATE = re.compile(r"#?([0-9]{1,18})")
 _ACTION = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_TEMPLATE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _BARE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 
 
@@ -282,13 +285,27 @@ def _contain(w: _Words) -> Contain:
         if bare and word in _SEPARATORS:
             reason = w.rest() or w.fail("write the reason after --, or leave -- out")
             break
-        key, sep, value = word.partition("=")
-        if not sep or not _KEY.fullmatch(key):
-            w.fail(f"parameters are key=value; got {_plain(word)!r} (a reason goes after --)")
-        if key in params:
-            w.fail(f"parameter {key!r} given twice")
-        params[key] = _plain(value)
+        _pair(w, word, params, hint=" (a reason goes after --)")
     return Contain(action, params, reason)
+
+
+def _pair(w: _Words, word: str, into: dict[str, str], *, hint: str = "") -> None:
+    key, sep, value = word.partition("=")
+    if not sep or not _KEY.fullmatch(key):
+        w.fail(f"parameters are key=value; got {_plain(word)!r}{hint}")
+    if key in into:
+        w.fail(f"parameter {key!r} given twice")
+    into[key] = _plain(value)
+
+
+def _notify(w: _Words) -> Notify:
+    template = w.word("a notice template (see /incident help notify)").lower()
+    if not _TEMPLATE.fullmatch(template):
+        w.fail(f"{template!r} is not a template name (like customer_initial)")
+    facts: dict[str, str] = {}
+    while (got := w.next()) is not None:
+        _pair(w, got[0], facts)
+    return Notify(template, facts)
 
 
 def _help(w: _Words) -> Help:
@@ -318,6 +335,7 @@ _PARSERS: dict[str, Callable[[_Words], Command]] = {
     "sev": lambda w: Sev(_vocab(w, Severity.parse, w.word("a level")), w.rest() or None),
     "status": lambda w: StatusChange(_vocab(w, Status.parse, w.word("a status")), w.rest() or None),
     "contain": _contain,
+    "notify": _notify,
     "note": lambda w: Note(w.rest() or w.fail("note needs some text")),
     "update": lambda w: Update(w.rest() or w.fail("update needs the text of the update")),
     "evidence": lambda w: Evidence(w.rest() or w.fail("evidence needs a text or a link")),

@@ -11,9 +11,10 @@ from commandpost.chat.slack import commands as c
 from commandpost.core.gates import Decision
 from commandpost.core.policy import Person, Policy
 from commandpost.errors import NotFound
-from commandpost.service import audit_log, gates, incidents, roles
+from commandpost.service import audit_log, gates, incidents, notices, roles
 from commandpost.service.context import Context
 from commandpost.service.incidents import Declaration
+from commandpost.service.notice_rows import catalogue_for
 
 
 def person_by_slack_id(policy: Policy, slack_id: str) -> Person | None:
@@ -84,6 +85,8 @@ def _in_incident(ctx: Context, cmd: c.Command, *, actor: str, incident_id: str) 
             reason=cmd.reason,
         )
         return f"Requested: gate #{gate}."
+    if isinstance(cmd, c.Notify):
+        return _notify(ctx, cmd, actor=actor, incident_id=incident_id)
     if isinstance(cmd, c.Update):
         incidents.post_update(ctx, incident_id, actor=actor, text=cmd.text)
         return None
@@ -118,3 +121,22 @@ def _in_incident(ctx: Context, cmd: c.Command, *, actor: str, incident_id: str) 
             for r in rows
         )
     raise NotFound(f"/incident {cmd.subcommand} is not available here")
+
+
+def _notify(ctx: Context, cmd: c.Notify, *, actor: str, incident_id: str) -> str:
+    # Checked here, not left to the service, so a typo gets the usage line and the list.
+    available = catalogue_for(ctx.policy).names()
+    if cmd.template not in available:
+        raise c.UsageError(
+            "notify",
+            f"there is no notice template {cmd.template!r}; "
+            f"available: {', '.join(available) or 'none'}",
+        )
+    drafted = notices.draft(
+        ctx, incident_id, template=cmd.template, actor=actor, facts=dict(cmd.facts) or None
+    )
+    blocking = len(drafted.blocking)
+    return (
+        f"Notice #{drafted.id} ({drafted.template}) drafted with {len(drafted.findings)} lint "
+        f"finding(s), {blocking} blocking: review it on the card in this channel."
+    )

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackClientError
 from sqlalchemy.exc import IntegrityError
 
 from commandpost.chat.slack import commands as c
-from commandpost.chat.slack import dispatch, gatecards, views
+from commandpost.chat.slack import dispatch, gatecards, notice_listeners, views
 from commandpost.chat.slack.blocks import (
     ACK_ACTION,
     DECLARE_CALLBACK,
@@ -61,7 +61,10 @@ class Later(Protocol):
 
 
 # Commands whose work goes before notes and reads when work queues up (AfterAck).
-URGENT = frozenset({"declare", "ack", "assign", "handover", "sev", "contain", "resolve", "close"})
+# A notice is as time-critical as containment: regulators and customers run on deadlines.
+URGENT = frozenset(
+    {"declare", "ack", "assign", "handover", "sev", "contain", "notify", "resolve", "close"}
+)
 
 
 @dataclass
@@ -354,3 +357,4 @@ def register(app: App, listeners: Listeners) -> None:
     app.action(GATE_REJECT)(listeners.open_reject)
     app.view(REJECT_CALLBACK)(listeners.submit_reject)
     app.view(DECLARE_CALLBACK)(listeners.submit_declare)
+    notice_listeners.register(app, notice_listeners.NoticeListeners(listeners))

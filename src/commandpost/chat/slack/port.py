@@ -10,7 +10,9 @@
                    buttons, and where it went is stored (slack_gate_cards). Before any
                    message about an incident, that incident's gate cards whose gate changed
                    since they were rendered are updated in place (see `gatecards`); after it,
-                   the pinned summary card is.
+                   the pinned summary card is. A message about a notice (card
+                   "notice:<id>") is posted as a fresh review card of the notice as it is
+                   now, so the newest card in the channel is always the one to act on.
     direct         chat.postMessage to the person's user id (the app's DM); a page is shown
                    as a role page with an Acknowledge button.
 
@@ -36,10 +38,14 @@ from sqlmodel import select
 
 from commandpost.chat.slack import gatecards, views
 from commandpost.chat.slack.blocks import SlackMessage, role_page, summary_card
+from commandpost.chat.slack.blocks_notice import notice_card
+from commandpost.chat.slack.blocks_text import escape
 from commandpost.core.policy import Person, Policy
 from commandpost.core.vocabulary import Role
-from commandpost.errors import DeliveryFailed
-from commandpost.service.ports import Clock
+from commandpost.errors import DeliveryFailed, NotFound
+from commandpost.service import notices
+from commandpost.service.context import Context
+from commandpost.service.ports import Clock, ExecutionRequest, ExecutionResult
 from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction, transaction
 
@@ -89,8 +95,20 @@ def slack_call(what: str) -> Iterator[None]:
 
 
 def _gate_ref(card: str | None) -> int | None:
-    kind, _, ref = (card or "").partition(":")
-    return int(ref) if kind == "gate" and ref.isdigit() else None
+    return _ref(card, "gate")
+
+
+def _ref(card: str | None, kind: str) -> int | None:
+    named, _, ref = (card or "").partition(":")
+    return int(ref) if named == kind and ref.isdigit() else None
+
+
+class _NoExecution:
+    """The port reads notices through the service, which wants a whole Context; reading
+    never executes anything, so this executor is never called."""
+
+    def execute(self, request: ExecutionRequest) -> ExecutionResult:
+        raise AssertionError("the Slack port's reading context executes nothing")
 
 
 def candidate_names(name: str, *, limit: int = 50) -> Iterator[str]:
@@ -110,6 +128,7 @@ class SlackChat:
         self.policy = policy
         self.clock = clock
         self._local = threading.local()
+        self._reader: Context | None = None
 
     # -------------------------------------------------------------------- open_channel
     def open_channel(self, *, name: str, topic: str, incident_id: str) -> None:
@@ -236,7 +255,7 @@ class SlackChat:
         if gate_id is not None and gatecards.stored_card(self.engine, gate_id) is not None:
             return  # this gate's card is already posted (a retry): it is refreshed above
         rich = self._gate_card(gate_id)
-        content = rich[1].as_kwargs() if rich else {"text": text}
+        content = rich[1].as_kwargs() if rich else self._notice_card(card, text)
         with slack_call("chat.postMessage"):
             reply = self.client.chat_postMessage(channel=target, **content)
         if rich is not None and gate_id is not None and incident_id is not None:
@@ -283,6 +302,28 @@ class SlackChat:
             return None
         with read_transaction(self.engine) as session:
             return gatecards.render(session, self.policy, gate_id)
+
+    def _notice_card(self, card: str | None, text: str) -> dict[str, Any]:
+        """The notice's review card as it is now, the service's line as its fallback
+        text; the plain line alone for any other message (or a notice that is gone)."""
+        notice_id = _ref(card, "notice")
+        if notice_id is None:
+            return {"text": text}
+        if self._reader is None:
+            self._reader = Context(
+                engine=self.engine,
+                policy=self.policy,
+                clock=self.clock,
+                chat=self,
+                executor=_NoExecution(),
+            )
+        try:
+            shown = notices.get(self._reader, notice_id)
+        except NotFound:
+            return {"text": text}
+        ids = {shown.created_by, *(a.person_id for a in shown.approvals)}
+        people = {p: views.person_who(self.policy, p) for p in ids}
+        return notice_card(shown, people=people, fallback=escape(text)).as_kwargs()
 
     # -------------------------------------------------------------------------- direct
     def direct(
