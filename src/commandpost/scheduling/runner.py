@@ -90,7 +90,7 @@ class DeadlineRunner:
         scheduler: JobScheduler | None = None,
         safety_poll: float = 30.0,
         batch: int = 100,
-        per_transaction: int = 20,
+        per_transaction: int = 50,  # one audit-chain lock and commit for up to 50 firings
         deliver: bool = True,
         listen: bool = True,
         on_fired: Callable[[list[Fired]], None] | None = None,

@@ -104,7 +104,7 @@ class Deliverer:
     calls never hold one of Bolt's threads, so acks do not queue behind deliveries.
     """
 
-    def __init__(self, ctx: Context, *, interval: float = 2.0, lanes: int = 18) -> None:
+    def __init__(self, ctx: Context, *, interval: float = 2.0, lanes: int = 24) -> None:
         self.ctx = ctx
         self.interval = interval
         self._kicked = threading.Event()
