@@ -24,7 +24,11 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def test_every_verb_has_help(sqlite_url: str) -> None:
-    for verb in [*VERBS, "db upgrade", "db status", "policy check", "audit verify", "audit export"]:
+    groups = ["db upgrade", "db status", "policy check", "audit verify", "audit export"]
+    notice = ["lint", "render", "templates", "draft", "edit", "approve", "reject", "show"]
+    groups += [f"notice {v}" for v in notice]
+    groups += ["alerts route", "serve", "worker"]
+    for verb in [*VERBS, *groups]:
         result = run_cli(*verb.split(), "--help", db_url=sqlite_url)
         assert result.returncode == 0, (verb, result.stderr)
         assert "Usage:" in result.stdout
