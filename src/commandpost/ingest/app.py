@@ -3,7 +3,9 @@
 Order of checks, each answered before anything is written:
 404 unknown or disabled source · 405 not POST · 503 the source's secret is not set ·
 413 Content-Length over the policy's max_body_bytes · 401 bearer token · 413 body read past the
-max · 401 signature · 400 malformed, with the reason · 200 the ingestion's result.
+max · 401 signature · 400 malformed, with the reason · 200 the ingestion's result, answered once
+the transaction holding the delivery (shared with those that arrived alongside it,
+`ingest.batch`) has committed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from commandpost.core.alerts import AlertSource
 from commandpost.errors import InvalidInput
 from commandpost.ingest import metrics
 from commandpost.ingest.auth import Verifier, secret_name, verifier_for
-from commandpost.service.alerts import ingest
+from commandpost.ingest.batch import Arrival, GroupCommit
+from commandpost.service.alerts import ingest_many, prepare
 from commandpost.service.context import Context
 
 log = logging.getLogger(__name__)
@@ -75,8 +78,10 @@ def alert_ingest_app(ctx: Context, settings: IngestSettings | None = None) -> WS
                 source.value,
                 secret_name(auth),
             )
+    # One per app: the deliveries its request threads take in share transactions.
+    commits = GroupCommit(lambda deliveries: ingest_many(ctx, deliveries))
 
-    def handle(environ: dict[str, Any]) -> tuple[AlertSource, dict[str, Any]]:
+    def handle(environ: dict[str, Any], arrival: Arrival) -> tuple[AlertSource, dict[str, Any]]:
         name = str(environ.get("PATH_INFO", "")).removeprefix(PREFIX).strip("/")
         try:
             source = AlertSource(name)
@@ -104,16 +109,18 @@ def alert_ingest_app(ctx: Context, settings: IngestSettings | None = None) -> WS
         if problem is not None:
             raise _Refused(401, "unauthenticated", problem)
         try:
-            result = ingest(ctx, source=source, body=body, received_at=ctx.now())
+            delivery = prepare(ctx, source=source, body=body, received_at=ctx.now())
         except InvalidInput as exc:
             raise _Refused(400, "malformed", str(exc)) from None
+        result = arrival.ingest(delivery)
         outcome = "duplicate" if result.duplicate else "handled"
         metrics.ACCEPTED.labels(source=source.value, outcome=outcome).inc()
         return source, {"ok": True, **result.to_json()}
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
-            _source, answer = handle(environ)
+            with commits.arriving() as arrival:
+                _source, answer = handle(environ, arrival)
         except _Refused as refused:
             source = _source_label(environ)
             metrics.REJECTED.labels(source=source, reason=refused.reason).inc()

@@ -1,20 +1,27 @@
-"""Reading and writing the alert tables inside an ingestion's transaction.
+"""The alert tables, read and written once per ingestion transaction (one or many deliveries).
 
-Ingestion is the busiest writer a storm produces, so each delivery reads what it needs once:
-the open incidents' fingerprint rows found by `open_homes` are the rows `record_alerts`
-updates (a fingerprint not among them is, by that query, on no open incident).
+A storm's deliveries are mostly repeats of fingerprints already on open incidents, and one
+transaction may carry several of them (group commit), so the tables are not read and written
+per alert: `claim_deliveries` settles every delivery of the transaction in one read and one
+insert, `Ledger.load` reads every fingerprint's open home (with its incident and tally) in one
+query, the deliveries are then counted in memory, and `Ledger.write` writes what changed in one
+statement per kind of change. All statements are Core, built once: the ORM's unit of work
+costs several times more per row, and every delivery of a storm passes this way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
 
-from commandpost.core.alerts import Alert, AlertSource, AlertStatus
+from commandpost.core.alerts import Alert, AlertSource
+from commandpost.core.alerts.ledger import AlertTally, Spot, Tally, Touched, count_alerts
 from commandpost.core.lifecycle import OPEN_STATUSES
 from commandpost.service.ids import next_number
 from commandpost.storage import models as m
@@ -23,6 +30,11 @@ from commandpost.storage.engine import lock_audit_chain
 
 OPEN = sorted(s.value for s in OPEN_STATUSES)
 ALERT, STORM = "alert", "storm"
+
+_DELIVERIES: Table = SQLModel.metadata.tables[AlertDelivery.__tablename__]
+_PRINTS: Table = SQLModel.metadata.tables[AlertFingerprint.__tablename__]
+_TALLIES: Table = SQLModel.metadata.tables[AlertIncident.__tablename__]
+_INCIDENTS: Table = SQLModel.metadata.tables[m.Incident.__tablename__]
 
 
 def lock_for_ingest(session: Session, *, year: int) -> None:
@@ -37,229 +49,337 @@ def lock_for_ingest(session: Session, *, year: int) -> None:
         lock_audit_chain(session)
 
 
-_DELIVERIES: Table = SQLModel.metadata.tables[AlertDelivery.__tablename__]
-# Core statements, built once: the ORM's unit of work costs several times more per row here,
-# and every delivery of a storm passes this way.
-_FIND_DELIVERY = select(_DELIVERIES.c.id, _DELIVERIES.c.received_at).where(
-    _DELIVERIES.c.source == bindparam("source"),
-    _DELIVERIES.c.body_sha256 == bindparam("digest"),
-)
-_ADD_DELIVERY = insert(_DELIVERIES).returning(_DELIVERIES.c.id)
-_SEEN_AGAIN = (
-    update(_DELIVERIES)
-    .where(_DELIVERIES.c.id == bindparam("row"))
-    .values(repeats=_DELIVERIES.c.repeats + 1)
-)
-_HANDLED_AGAIN = (
-    update(_DELIVERIES)
-    .where(_DELIVERIES.c.id == bindparam("row"))
-    .values(received_at=bindparam("at"))
-)
-
-
-def claim_delivery(
-    session: Session,
-    *,
-    source: AlertSource,
-    digest: str,
-    alerts: int,
-    at: datetime,
-    window: timedelta,
-) -> tuple[int, bool]:
-    """The delivery's id, and whether it is a retry of one handled within `window`."""
-    found = session.execute(_FIND_DELIVERY, {"source": source.value, "digest": digest}).first()
-    if found is None:
-        values = {
-            "source": source.value,
-            "body_sha256": digest,
-            "alerts": alerts,
-            "first_received_at": at,
-            "received_at": at,
-            "repeats": 0,
-        }
-        return int(session.execute(_ADD_DELIVERY, values).scalar_one()), False
-    row_id, received_at = int(found[0]), found[1]
-    if received_at > at - window:
-        session.execute(_SEEN_AGAIN, {"row": row_id})
-        return row_id, True
-    # The same body long after: a monitor re-notifying, so it is handled afresh.
-    session.execute(_HANDLED_AGAIN, {"row": row_id, "at": at})
-    return row_id, False
+# -- deliveries --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Home:
-    """Where a fingerprint lives: its row, its open incident, and that incident's tally."""
-
-    row: AlertFingerprint
-    incident: m.Incident
-    tally: AlertIncident | None
-
-
-def open_homes(
-    session: Session, source: AlertSource, fingerprints: Sequence[str]
-) -> dict[str, Home]:
-    """Fingerprint → its home on the open incident it belongs to (the newest, were there two).
-
-    One read brings the incidents (locked, as `load_incident(lock=True)` would) and their
-    tallies too, so attaching a storm's repeats reads nothing more.
-    """
-    if not fingerprints:
-        return {}
-    rows = session.exec(
-        select(AlertFingerprint, m.Incident, AlertIncident)
-        .join(m.Incident, col(m.Incident.id) == col(AlertFingerprint.incident_id))
-        .outerjoin(
-            AlertIncident, col(AlertIncident.incident_id) == col(AlertFingerprint.incident_id)
-        )
-        .where(
-            AlertFingerprint.source == source.value,
-            col(AlertFingerprint.fingerprint).in_(sorted(set(fingerprints))),
-            col(m.Incident.status).in_(OPEN),
-        )
-        .order_by(col(m.Incident.declared_at), col(m.Incident.id))
-        .with_for_update(of=m.Incident)
-    )
-    return {row.fingerprint: Home(row, incident, tally) for row, incident, tally in rows}
-
-
-def recent_openings(session: Session, since: datetime) -> list[datetime]:
-    """When incidents were opened from alerts after `since` (storms do not count)."""
-    return list(
-        session.exec(
-            select(AlertIncident.opened_at).where(
-                AlertIncident.kind == ALERT, col(AlertIncident.opened_at) > since
-            )
-        )
-    )
-
-
-def open_storm(session: Session) -> AlertIncident | None:
-    return session.exec(
-        select(AlertIncident)
-        .join(m.Incident, col(m.Incident.id) == col(AlertIncident.incident_id))
-        .where(AlertIncident.kind == STORM, col(m.Incident.status).in_(OPEN))
-        .order_by(col(AlertIncident.opened_at).desc())
-    ).first()
-
-
-def alert_incident(session: Session, incident_id: str, *, at: datetime) -> AlertIncident:
-    """The incident's alert tally row; an incident alerts never touched before gets one."""
-    row = session.get(AlertIncident, incident_id)
-    if row is None:
-        row = AlertIncident(
-            incident_id=incident_id,
-            source="",
-            kind="attached",
-            rule="",
-            group_key="",
-            opened_at=at,
-            last_alert_at=at,
-        )
-        session.add(row)
-    return row
-
-
-def add_alert_incident(
-    session: Session,
-    *,
-    incident_id: str,
-    source: AlertSource,
-    kind: str,
-    rule: str,
-    group_key: str,
-    at: datetime,
-) -> AlertIncident:
-    row = AlertIncident(
-        incident_id=incident_id,
-        source=source.value,
-        kind=kind,
-        rule=rule,
-        group_key=group_key,
-        opened_at=at,
-        last_alert_at=at,
-    )
-    session.add(row)
-    return row
+class Claim:
+    source: AlertSource
+    digest: str
+    alerts: int
+    at: datetime
 
 
 @dataclass
-class Touched:
-    """What a delivery did to one incident's fingerprints."""
-
-    new: list[Alert] = field(default_factory=list)  # first seen here, firing
-    refired: list[Alert] = field(default_factory=list)  # had resolved, firing again
-    repeated: list[Alert] = field(default_factory=list)  # still firing, or resolved again
-    resolved: list[Alert] = field(default_factory=list)  # now resolved (or first seen resolved)
-
-    @property
-    def firing(self) -> list[Alert]:
-        return [*self.new, *self.refired, *(a for a in self.repeated if a.firing)]
+class _Seen:
+    row_id: int
+    received_at: datetime
+    added: bool = False  # inserted by this transaction
+    repeats: int = 0
+    changed: bool = False
 
 
-def record_alerts(
-    session: Session,
-    *,
-    tally: AlertIncident,
-    source: AlertSource,
-    alerts: Sequence[tuple[Alert, str]],
-    existing: Mapping[str, AlertFingerprint],
-    at: datetime,
-) -> Touched:
-    """Count `(alert, rule)` pairs against the incident of `tally`; `existing` holds its rows
-    for these fingerprints (from `open_homes`), and `rule` is kept for new ones."""
-    touched = Touched()
-    for alert, rule in alerts:
-        row = existing.get(alert.fingerprint)
-        if row is None:
-            session.add(
-                AlertFingerprint(
-                    source=source.value,
-                    fingerprint=alert.fingerprint,
-                    incident_id=tally.incident_id,
-                    title=alert.title,
-                    rule=rule,
-                    first_seen_at=at,
-                    last_seen_at=at,
-                    last_status=alert.status.value,
-                )
-            )
-            tally.fingerprints += 1
-            tally.firing += 1 if alert.firing else 0
-            (touched.new if alert.firing else touched.resolved).append(alert)
-            continue
-        before = AlertStatus(row.last_status)
-        row.count += 1
-        row.last_seen_at = at
-        row.last_status = alert.status.value
-        session.add(row)
-        if alert.status is before:
-            touched.repeated.append(alert)
-        elif alert.firing:
-            tally.firing += 1
-            touched.refired.append(alert)
+_KEY = (_DELIVERIES.c.source, _DELIVERIES.c.body_sha256)
+# Inserted if new, in one statement for the whole transaction; only the rows it did not
+# insert (retries, and bodies seen long ago) are read back.
+_ADD_DELIVERIES = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(_DELIVERIES)
+    .on_conflict_do_nothing(index_elements=list(_KEY))
+    .returning(_DELIVERIES.c.id, *_KEY)
+    for dialect in (postgresql, sqlite)
+}
+_FIND_DELIVERIES = select(_DELIVERIES.c.id, *_KEY, _DELIVERIES.c.received_at).where(
+    _DELIVERIES.c.source.in_(bindparam("sources", expanding=True)),
+    _DELIVERIES.c.body_sha256.in_(bindparam("digests", expanding=True)),
+)
+_SEEN_AGAIN = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("row"))
+    .values(repeats=_DELIVERIES.c.repeats + bindparam("more"), received_at=bindparam("when"))
+)
+
+
+def claim_deliveries(
+    session: Session, claims: Sequence[Claim], *, window: timedelta
+) -> list[tuple[int, bool]]:
+    """Each delivery's id, and whether it is a retry of one handled within `window` (also of
+    one earlier in `claims`). The same body long after is a monitor re-notifying: handled."""
+    conn = session.connection()
+    firsts: dict[tuple[str, str], Claim] = {}
+    for claim in claims:
+        firsts.setdefault((claim.source.value, claim.digest), claim)
+    add = _ADD_DELIVERIES[conn.dialect.name]
+    inserted = conn.execute(add, [_delivery_row(claim) for claim in firsts.values()])
+    seen = {
+        (source, digest): _Seen(int(row_id), firsts[(source, digest)].at, added=True)
+        for row_id, source, digest in inserted
+    }
+    missing = [claim for key, claim in firsts.items() if key not in seen]
+    if missing:
+        params = {
+            "sources": sorted({c.source.value for c in missing}),
+            "digests": sorted({c.digest for c in missing}),
+        }
+        for row_id, source, digest, received_at in conn.execute(_FIND_DELIVERIES, params):
+            seen.setdefault((source, digest), _Seen(int(row_id), received_at))
+    settled: list[tuple[int, bool]] = []
+    for claim in claims:
+        key = (claim.source.value, claim.digest)
+        row = seen[key]
+        if row.added and claim is firsts[key]:
+            settled.append((row.row_id, False))
+        elif row.received_at > claim.at - window:
+            row.repeats, row.changed = row.repeats + 1, True
+            settled.append((row.row_id, True))
         else:
-            tally.firing -= 1
-            touched.resolved.append(alert)
-    tally.alerts += len(alerts)
-    tally.last_alert_at = at
-    session.add(tally)
-    return touched
+            row.received_at, row.changed = claim.at, True
+            settled.append((row.row_id, False))
+    again = [
+        {"row": r.row_id, "more": r.repeats, "when": r.received_at}
+        for r in seen.values()
+        if r.changed
+    ]
+    if again:
+        conn.execute(_SEEN_AGAIN, again)
+    return settled
 
 
-@dataclass(frozen=True)
-class AlertTally:
-    """For the incident's summary card: alerts received, distinct fingerprints, still firing."""
+def _delivery_row(claim: Claim) -> dict[str, object]:
+    return {
+        "source": claim.source.value,
+        "body_sha256": claim.digest,
+        "alerts": claim.alerts,
+        "first_received_at": claim.at,
+        "received_at": claim.at,
+        "repeats": 0,
+    }
 
-    alerts: int
-    fingerprints: int
-    firing: int
+
+# -- the fingerprints' homes, and the incidents' tallies ----------------------------------------
+
+
+_TALLY_COLUMNS = (
+    _TALLIES.c.kind,
+    _TALLIES.c.alerts,
+    _TALLIES.c.fingerprints,
+    _TALLIES.c.firing,
+    _TALLIES.c.last_alert_at,
+)
+_HOMES = (
+    select(
+        _PRINTS.c.id,
+        _PRINTS.c.source,
+        _PRINTS.c.fingerprint,
+        _PRINTS.c.last_status,
+        _PRINTS.c.last_seen_at,
+        _INCIDENTS.c.id,
+        _INCIDENTS.c.channel,
+        _INCIDENTS.c.policy_version,
+        *_TALLY_COLUMNS,
+    )
+    .join(_INCIDENTS, _INCIDENTS.c.id == _PRINTS.c.incident_id)
+    .outerjoin(_TALLIES, _TALLIES.c.incident_id == _PRINTS.c.incident_id)
+    .where(
+        _PRINTS.c.source.in_(bindparam("sources", expanding=True)),
+        _PRINTS.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
+        _INCIDENTS.c.status.in_(OPEN),
+    )
+    # Newest last, so it is the home kept were a fingerprint on two open incidents.
+    .order_by(_INCIDENTS.c.declared_at, _INCIDENTS.c.id)
+    # Locked as `load_incident(lock=True)` would (PostgreSQL; SQLite ignores it).
+    .with_for_update(of=_INCIDENTS)
+)
+_STORM = (
+    select(_INCIDENTS.c.id, _INCIDENTS.c.channel, _INCIDENTS.c.policy_version, *_TALLY_COLUMNS)
+    .join(_INCIDENTS, _INCIDENTS.c.id == _TALLIES.c.incident_id)
+    .where(_TALLIES.c.kind == STORM, _INCIDENTS.c.status.in_(OPEN))
+    .order_by(_TALLIES.c.opened_at.desc())
+    .limit(1)
+    .with_for_update(of=_INCIDENTS)
+)
+_OPENINGS = select(_TALLIES.c.opened_at).where(
+    _TALLIES.c.kind == ALERT, _TALLIES.c.opened_at > bindparam("since")
+)
+_ADD_TALLIES = insert(_TALLIES)
+_SET_TALLIES = (
+    update(_TALLIES)
+    .where(_TALLIES.c.incident_id == bindparam("incident"))
+    .values(
+        alerts=bindparam("n_alerts"),
+        fingerprints=bindparam("n_fingerprints"),
+        firing=bindparam("n_firing"),
+        last_alert_at=bindparam("last"),
+    )
+)
+_ADD_PRINTS = insert(_PRINTS)
+_SET_PRINTS = (
+    update(_PRINTS)
+    .where(_PRINTS.c.id == bindparam("row"))
+    .values(
+        count=_PRINTS.c.count + bindparam("more"),
+        last_seen_at=bindparam("seen"),
+        last_status=bindparam("status"),
+    )
+)
+
+
+def _tally(row: Sequence[Any]) -> Tally:
+    """From (incident id, channel, policy version, *_TALLY_COLUMNS)."""
+    incident_id, channel, version, kind, alerts, fingerprints, firing, last = row
+    if kind is None:  # an open incident whose fingerprints have no tally row: one is made
+        return Tally(incident_id, channel, version, "attached", 0, 0, 0, last, stored=False)
+    return Tally(incident_id, channel, version, kind, alerts, fingerprints, firing, last)
+
+
+@dataclass
+class Ledger:
+    """The transaction's view of the alert tables: read once, counted in memory, then written."""
+
+    spots: dict[tuple[str, str], Spot]
+    tallies: dict[str, Tally]
+    since: datetime  # the earliest any delivery of the transaction counts openings from
+    _openings: list[datetime] | None = None
+    _storm: Tally | None = None
+    _storm_read: bool = False
 
     @classmethod
-    def of(cls, row: AlertIncident) -> AlertTally:
-        return cls(alerts=row.alerts, fingerprints=row.fingerprints, firing=row.firing)
+    def load(
+        cls, session: Session, keys: Collection[tuple[str, str]], *, since: datetime
+    ) -> Ledger:
+        """Every (source, fingerprint) of `keys` on an open incident, with that incident."""
+        ledger = cls({}, {}, since)
+        if not keys:
+            return ledger
+        params = {
+            "sources": sorted({s for s, _ in keys}),
+            "fingerprints": sorted({f for _, f in keys}),
+        }
+        for row in session.connection().execute(_HOMES, params):
+            row_id, source, fingerprint, status, seen, incident_id = row[:6]
+            if (source, fingerprint) not in keys:
+                continue
+            tally = ledger.tallies.get(incident_id) or _tally(row[5:])
+            ledger.tallies[incident_id] = tally
+            spot = Spot(source, fingerprint, incident_id, status, seen, row_id=row_id)
+            ledger.spots[(source, fingerprint)] = spot
+        return ledger
+
+    def openings(self, session: Session) -> list[datetime]:
+        """When incidents were opened from alerts lately, this transaction's openings too."""
+        if self._openings is None:
+            found = session.connection().execute(_OPENINGS, {"since": self.since}).scalars()
+            self._openings = list(found)
+        return self._openings
+
+    def storm(self, session: Session) -> Tally | None:
+        """The open alert-storm incident (the newest, were there two)."""
+        if not self._storm_read:
+            row = session.connection().execute(_STORM).first()
+            self._storm = _tally(tuple(row)) if row is not None else None
+            self._storm_read = True
+        if self._storm is not None:
+            self.tallies.setdefault(self._storm.incident_id, self._storm)
+            return self.tallies[self._storm.incident_id]
+        return None
+
+    def add_tally(
+        self,
+        session: Session,
+        incident: m.Incident,
+        *,
+        source: AlertSource,
+        kind: str,
+        rule: str,
+        group_key: str,
+        at: datetime,
+    ) -> Tally:
+        """The tally of an incident alerts just opened (an opening the flood rule counts)."""
+        tally = Tally(
+            incident.id,
+            incident.channel,
+            incident.policy_version,
+            kind,
+            0,
+            0,
+            0,
+            at,
+            source=source.value,
+            rule=rule,
+            group_key=group_key,
+            opened_at=at,
+            stored=False,
+        )
+        self.tallies[incident.id] = tally
+        if kind == STORM:
+            self._storm, self._storm_read = tally, True
+        else:
+            self.openings(session).append(at)
+        return tally
+
+    def record(
+        self,
+        tally: Tally,
+        *,
+        source: AlertSource,
+        alerts: Sequence[tuple[Alert, str]],
+        at: datetime,
+    ) -> Touched:
+        """Count `(alert, rule)` pairs on `tally`'s incident; `rule` is kept for new ones."""
+        return count_alerts(self.spots, tally, source=source.value, alerts=alerts, at=at)
+
+    def write(self, session: Session) -> None:
+        """Write what the transaction counted: one statement per kind of change."""
+        tallies = [t for t in self.tallies.values() if t.changed or not t.stored]
+        added = [_tally_row(t) for t in tallies if not t.stored]
+        if added:
+            session.connection().execute(_ADD_TALLIES, added)
+        changed = [_tally_counts(t) for t in tallies if t.stored]
+        if changed:
+            session.connection().execute(_SET_TALLIES, changed)
+        spots = [s for s in self.spots.values() if s.added]
+        new = [_spot_row(s) for s in spots if s.row_id is None]
+        if new:
+            session.connection().execute(_ADD_PRINTS, new)
+        seen = [
+            {"row": s.row_id, "more": s.added, "seen": s.last_seen_at, "status": s.last_status}
+            for s in spots
+            if s.row_id is not None
+        ]
+        if seen:
+            session.connection().execute(_SET_PRINTS, seen)
+
+
+def _tally_counts(t: Tally) -> dict[str, object]:
+    return {
+        "incident": t.incident_id,
+        "n_alerts": t.alerts,
+        "n_fingerprints": t.fingerprints,
+        "n_firing": t.firing,
+        "last": t.last_alert_at,
+    }
+
+
+def _tally_row(t: Tally) -> dict[str, object]:
+    return {
+        "incident_id": t.incident_id,
+        "source": t.source,
+        "kind": t.kind,
+        "rule": t.rule,
+        "group_key": t.group_key,
+        "opened_at": t.opened_at or t.last_alert_at,
+        "alerts": t.alerts,
+        "fingerprints": t.fingerprints,
+        "firing": t.firing,
+        "last_alert_at": t.last_alert_at,
+    }
+
+
+def _spot_row(s: Spot) -> dict[str, object]:
+    return {
+        "source": s.source,
+        "fingerprint": s.fingerprint,
+        "incident_id": s.incident_id,
+        "title": s.title,
+        "rule": s.rule,
+        "first_seen_at": s.first_seen_at or s.last_seen_at,
+        "last_seen_at": s.last_seen_at,
+        "count": s.added,
+        "last_status": s.last_status,
+    }
 
 
 def tally_of(session: Session, incident_id: str) -> AlertTally | None:
     row = session.get(AlertIncident, incident_id)
-    return AlertTally.of(row) if row is not None else None
+    if row is None:
+        return None
+    return AlertTally(alerts=row.alerts, fingerprints=row.fingerprints, firing=row.firing)

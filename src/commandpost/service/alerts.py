@@ -1,6 +1,8 @@
 """Alert ingestion: a monitor's delivery opens, joins or notes incidents, in one transaction.
 
     ingest(ctx, source=…, body=…, received_at=…) → IngestResult
+    prepare(ctx, source=…, body=…, received_at=…) → Prepared   (parsed; InvalidInput here)
+    ingest_many(ctx, [Prepared, …])              → [IngestResult, …]   (one transaction)
     alert_tally(ctx, incident_id)                → AlertTally | None   (for the summary card)
 
 What happens to each alert is decided by `core.alerts.plan_delivery`; here the store is read
@@ -8,6 +10,12 @@ for it and the plan carried out. A delivery already handled (same body from the 
 within the redelivery window) changes nothing. An alert never resolves an incident, and every
 incident it opens pages its roles and runs its timers like a declared one; a human decides
 everything after that.
+
+`ingest_many` is group commit: deliveries that arrived while another transaction ran are
+handled one after another, as if each had its own transaction, but commit together (the
+HTTP app's `GroupCommit` batches them). The audit trail records per transaction one
+`alert.attached` (and one `alert.resolved`) event per incident and source, naming the
+deliveries, the alert count and the fingerprints; channel notes stay per delivery.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from sqlmodel import Session
 from commandpost.core.alerts import (
     Alert,
     AlertSource,
+    Delivery,
     NewIncident,
     Plan,
     notes,
@@ -30,18 +39,26 @@ from commandpost.core.alerts import (
     plan_delivery,
     route,
 )
+from commandpost.core.alerts.ledger import AlertTally, Tally, Touched
+from commandpost.core.effects import ChannelPost, DirectMessage
 from commandpost.core.vocabulary import Role
 from commandpost.service import alert_store as store
-from commandpost.service.alert_incidents import open_incident
-from commandpost.service.alert_store import AlertTally, Home, Touched
-from commandpost.service.context import Context, audit, direct, load_incident, post
+from commandpost.service.alert_incidents import AuditBatch, open_incident
+from commandpost.service.alert_store import Claim, Ledger
+from commandpost.service.context import Context, enqueue
 from commandpost.service.incidents import Declaration
 from commandpost.service.roles import holder
-from commandpost.storage import models as m
-from commandpost.storage.alert_models import AlertIncident
 from commandpost.storage.engine import read_transaction, transaction
 
-__all__ = ["AlertTally", "IngestResult", "alert_tally", "ingest"]
+__all__ = [
+    "AlertTally",
+    "IngestResult",
+    "Prepared",
+    "alert_tally",
+    "ingest",
+    "ingest_many",
+    "prepare",
+]
 
 
 @dataclass(frozen=True)
@@ -87,46 +104,63 @@ class IngestResult:
         }
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A delivery parsed and stamped, ready for `ingest_many`."""
+
+    source: AlertSource
+    delivery: Delivery
+    digest: str
+    at: datetime
+
+
+def prepare(
+    ctx: Context, *, source: AlertSource, body: bytes, received_at: datetime | None = None
+) -> Prepared:
+    """Parse `body` (InvalidInput, before anything is written, if it is not `source`'s shape)."""
+    delivery = parse_delivery(source, body)
+    digest = hashlib.sha256(body).hexdigest()
+    return Prepared(source, delivery, digest, received_at or ctx.now())
+
+
 def ingest(
     ctx: Context, *, source: AlertSource, body: bytes, received_at: datetime | None = None
 ) -> IngestResult:
     """Parse first (InvalidInput writes nothing), then handle the delivery in one transaction."""
-    delivery = parse_delivery(source, body)
-    at = received_at or ctx.now()
+    (result,) = ingest_many(ctx, [prepare(ctx, source=source, body=body, received_at=received_at)])
+    return result
+
+
+def ingest_many(ctx: Context, deliveries: Sequence[Prepared]) -> list[IngestResult]:
+    """Handle `deliveries` in order, in one transaction: all commit, or none does."""
+    if not deliveries:
+        return []
     rules = ctx.policy.alerts
-    digest = hashlib.sha256(body).hexdigest()
     with transaction(ctx.engine) as session:
         # The year an incident opened now would be numbered in (what `declare` locks).
         store.lock_for_ingest(session, year=ctx.now().year)
-        delivery_id, duplicate = store.claim_delivery(
-            session,
-            source=source,
-            digest=digest,
-            alerts=len(delivery.alerts),
-            at=at,
-            window=rules.redelivery_window,
-        )
-        if duplicate:
-            return IngestResult(source, delivery_id, len(delivery.alerts), duplicate=True)
-        homes = store.open_homes(session, source, [a.fingerprint for a in delivery.alerts])
-        # The flood rule only matters when something may open; a storm's repeats skip the read.
-        may_open = any(a.firing and a.fingerprint not in homes for a in delivery.alerts)
-        since = at - rules.flood.window
-        # An opening committed before this delivery took the lock happened before it, even
-        # when stamped later (its request was received after this one, then won the lock):
-        # counted as of `at`, or concurrent deliveries could open past the flood limit.
-        openings = [min(o, at) for o in store.recent_openings(session, since)] if may_open else []
-        plan = plan_delivery(
-            delivery.alerts,
-            known={fp: home.incident.id for fp, home in homes.items()},
-            opened_at=openings,
-            rules=rules,
-            now=at,
-        )
-        run = _Run(
-            session=session, ctx=ctx, source=source, delivery_id=delivery_id, at=at, homes=homes
-        )
-        return run.carry_out(plan, alerts=len(delivery.alerts))
+        claims = [Claim(d.source, d.digest, len(d.delivery.alerts), d.at) for d in deliveries]
+        settled = store.claim_deliveries(session, claims, window=rules.redelivery_window)
+        keys = {
+            (d.source.value, a.fingerprint)
+            for d, (_, duplicate) in zip(deliveries, settled, strict=True)
+            if not duplicate
+            for a in d.delivery.alerts
+        }
+        since = min(d.at for d in deliveries) - rules.flood.window
+        ledger = Ledger.load(session, keys, since=since)
+        events = AuditBatch()
+        results = []
+        for item, (delivery_id, duplicate) in zip(deliveries, settled, strict=True):
+            if duplicate:
+                alerts = len(item.delivery.alerts)
+                results.append(IngestResult(item.source, delivery_id, alerts, duplicate=True))
+                continue
+            run = _Run(session, ctx, ledger, events, item.source, delivery_id, item.at)
+            results.append(run.carry_out(item.delivery.alerts))
+        events.write(session, ctx)
+        ledger.write(session)
+        return results
 
 
 def alert_tally(ctx: Context, incident_id: str) -> AlertTally | None:
@@ -137,27 +171,54 @@ def alert_tally(ctx: Context, incident_id: str) -> AlertTally | None:
 
 @dataclass
 class _Run:
+    """One delivery, carried out in the (shared) transaction."""
+
     session: Session
     ctx: Context
+    ledger: Ledger
+    events: AuditBatch
     source: AlertSource
     delivery_id: int
     at: datetime
-    homes: dict[str, Home]
-    tallies: dict[str, AlertIncident] = field(default_factory=dict)  # touched, in order
+    touched: dict[str, Tally] = field(default_factory=dict)  # in order
     resolved_noted: int = 0
 
     @property
     def actor(self) -> str:
         return f"alert:{self.source.value}"
 
-    def carry_out(self, plan: Plan, *, alerts: int) -> IngestResult:
+    def carry_out(self, alerts: Sequence[Alert]) -> IngestResult:
+        rules = self.ctx.policy.alerts
+        spots = self.ledger.spots
+        known = {
+            a.fingerprint: spot.incident_id
+            for a in alerts
+            if (spot := spots.get((self.source.value, a.fingerprint))) is not None
+        }
+        # The flood rule only matters when something may open; a storm's repeats skip it.
+        may_open = any(a.firing and a.fingerprint not in known for a in alerts)
+        # An opening committed (or made earlier in this transaction) before this delivery was
+        # handled happened before it, even when stamped later (its request was received after
+        # this one, then handled first): counted as of `at`, or concurrent deliveries could
+        # open past the flood limit.
+        openings = self.ledger.openings(self.session) if may_open else []
+        plan = plan_delivery(
+            alerts,
+            known=known,
+            opened_at=[min(o, self.at) for o in openings],
+            rules=rules,
+            now=self.at,
+        )
+        return self._carry_out(plan, known=known, alerts=len(alerts))
+
+    def _carry_out(self, plan: Plan, *, known: Mapping[str, str], alerts: int) -> IngestResult:
         opened = tuple(self._open(new) for new in plan.open)
         storm_id, storm_opened = self._storm(plan.storm) if plan.storm else (None, False)
         by_incident: dict[str, list[Alert]] = {}
         for item in plan.attach:
             by_incident.setdefault(item.incident_id, []).append(item.alert)
         for incident_id, attached in by_incident.items():
-            self._attach(incident_id, attached)
+            self._attach(self.ledger.tallies[incident_id], attached, known=known)
         return IngestResult(
             source=self.source,
             delivery_id=self.delivery_id,
@@ -169,7 +230,7 @@ class _Run:
             storm_opened=storm_opened,
             storm_grouped=sum(len(group.alerts) for group in plan.storm),
             ignored=len(plan.ignored),
-            tallies={i: AlertTally.of(row) for i, row in self.tallies.items()},
+            tallies={i: AlertTally.of(tally) for i, tally in self.touched.items()},
         )
 
     def _declaration(self, new: NewIncident) -> Declaration:
@@ -196,9 +257,9 @@ class _Run:
             extra_page=new.page,
             why=f"paged by alert route {new.lead.rule}",
         )
-        tally = store.add_alert_incident(
+        tally = self.ledger.add_tally(
             self.session,
-            incident_id=incident.id,
+            incident,
             source=self.source,
             kind=store.ALERT,
             rule=new.lead.rule,
@@ -206,16 +267,16 @@ class _Run:
             at=self.at,
         )
         touched = self._record(tally, [(r.alert, r.rule) for r in new.alerts])
+        self._audit(tally, touched, opened=True, rule=new.lead.rule)
         alerts = [r.alert for r in new.alerts]
-        self._audit(incident, touched, opened=True, rule=new.lead.rule)
-        post(self.session, self.ctx, incident, notes.opened(self.source, new.lead, alerts))
-        self._note_resolved(incident, touched)
+        self._post(tally, notes.opened(self.source, new.lead, alerts))
+        self._note_resolved(tally, touched)
         return incident.id
 
     def _storm(self, groups: Sequence[NewIncident]) -> tuple[str, bool]:
         rules = self.ctx.policy.alerts
-        row = store.open_storm(self.session)
-        if row is None:
+        tally = self.ledger.storm(self.session)
+        if tally is None:
             spec = Declaration(
                 title=rules.storm.title,
                 klass=rules.storm.klass,
@@ -227,9 +288,9 @@ class _Run:
             incident = open_incident(
                 self.session, self.ctx, spec, extra_page=rules.storm.page, why="alert storm"
             )
-            row = store.add_alert_incident(
+            tally = self.ledger.add_tally(
                 self.session,
-                incident_id=incident.id,
+                incident,
                 source=self.source,
                 kind=store.STORM,
                 rule="storm",
@@ -238,77 +299,44 @@ class _Run:
             )
             quiet = opened = True
         else:
-            incident = load_incident(self.session, row.incident_id, lock=True)
             # The IC hears of a storm once, and again only after it had gone quiet.
-            quiet, opened = row.last_alert_at <= self.at - rules.flood.window, False
+            quiet, opened = tally.last_alert_at <= self.at - rules.flood.window, False
         pairs = [(r.alert, r.rule) for group in groups for r in group.alerts]
-        touched = self._record(row, pairs)
-        self._audit(incident, touched, storm=True)
-        text = notes.stormed(self.source, [g.alerts for g in groups], rules.flood)
-        post(self.session, self.ctx, incident, text)
-        self._note_resolved(incident, touched)
-        ic = holder(self.session, incident.id, Role.INCIDENT_COMMANDER)
+        touched = self._record(tally, pairs)
+        self._audit(tally, touched, storm=True)
+        self._post(tally, notes.stormed(self.source, [g.alerts for g in groups], rules.flood))
+        self._note_resolved(tally, touched)
+        ic = holder(self.session, tally.incident_id, Role.INCIDENT_COMMANDER)
         if quiet and ic is not None:
-            message = notes.storm_for_ic(incident.id, rules.flood)
-            direct(self.session, self.ctx, incident, ic.person_id, message)
-        return incident.id, opened
+            text = notes.storm_for_ic(tally.incident_id, rules.flood)
+            effect = DirectMessage(person_id=ic.person_id, text=text, incident_id=tally.incident_id)
+            enqueue(self.session, self.ctx, effect)
+        return tally.incident_id, opened
 
-    def _attach(self, incident_id: str, alerts: list[Alert]) -> None:
-        home = next(h for h in self.homes.values() if h.incident.id == incident_id)
-        incident = home.incident
-        tally = home.tally or store.alert_incident(self.session, incident_id, at=self.at)
+    def _attach(self, tally: Tally, alerts: list[Alert], *, known: Mapping[str, str]) -> None:
         rules = self.ctx.policy.alerts
         # The rule is kept for fingerprints new to the incident; routing is cheap.
-        pairs = [(a, "" if a.fingerprint in self.homes else route(a, rules).rule) for a in alerts]
+        pairs = [(a, "" if a.fingerprint in known else route(a, rules).rule) for a in alerts]
         touched = self._record(tally, pairs)
-        self._audit(incident, touched)
+        self._audit(tally, touched)
         if touched.new or touched.refired:
-            text = notes.attached(self.source, touched.new, touched.refired)
-            post(self.session, self.ctx, incident, text)
-        self._note_resolved(incident, touched)
+            self._post(tally, notes.attached(self.source, touched.new, touched.refired))
+        self._note_resolved(tally, touched)
 
-    def _record(self, tally: AlertIncident, pairs: list[tuple[Alert, str]]) -> Touched:
-        self.tallies[tally.incident_id] = tally
-        existing = {
-            fp: home.row for fp, home in self.homes.items() if home.incident.id == tally.incident_id
-        }
-        return store.record_alerts(
-            self.session,
-            tally=tally,
-            source=self.source,
-            alerts=pairs,
-            existing=existing,
-            at=self.at,
+    def _record(self, tally: Tally, pairs: list[tuple[Alert, str]]) -> Touched:
+        self.touched[tally.incident_id] = tally
+        return self.ledger.record(tally, source=self.source, alerts=pairs, at=self.at)
+
+    def _audit(self, tally: Tally, touched: Touched, **extra: Any) -> None:
+        self.events.add(
+            tally, source=self.source, delivery=self.delivery_id, touched=touched, **extra
         )
 
-    def _audit(self, incident: m.Incident, touched: Touched, **extra: Any) -> None:
-        common = {"source": self.source.value, "delivery": self.delivery_id}
-        if touched.firing:
-            audit(
-                self.session,
-                self.ctx,
-                incident,
-                actor=self.actor,
-                kind="alert.attached",
-                **common,
-                fingerprints=[a.fingerprint for a in touched.firing],
-                new=[a.fingerprint for a in touched.new],
-                refired=[a.fingerprint for a in touched.refired],
-                **extra,
-            )
-        ended = [*touched.resolved, *(a for a in touched.repeated if not a.firing)]
-        if ended:
-            audit(
-                self.session,
-                self.ctx,
-                incident,
-                actor=self.actor,
-                kind="alert.resolved",
-                **common,
-                fingerprints=[a.fingerprint for a in ended],
-            )
+    def _post(self, tally: Tally, text: str) -> None:
+        effect = ChannelPost(channel=tally.channel, text=text, incident_id=tally.incident_id)
+        enqueue(self.session, self.ctx, effect)
 
-    def _note_resolved(self, incident: m.Incident, touched: Touched) -> None:
+    def _note_resolved(self, tally: Tally, touched: Touched) -> None:
         if touched.resolved:
             self.resolved_noted += len(touched.resolved)
-            post(self.session, self.ctx, incident, notes.resolved(self.source, touched.resolved))
+            self._post(tally, notes.resolved(self.source, touched.resolved))

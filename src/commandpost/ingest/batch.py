@@ -1,0 +1,130 @@
+"""Group commit: deliveries that arrive while one transaction runs share the next one.
+
+Each request thread queues its parsed delivery and waits. Whichever waiting thread finds no
+transaction running leads: it takes everything queued (its own delivery among it), runs
+`ingest_many` in one transaction, hands each thread its own result, and steps down; the
+others wake, and one still waiting leads the next batch. A storm so pays one commit (and one
+read of its fingerprints) per batch, not per delivery.
+
+Before taking the queue, a leader waits, at most `gather` seconds, for the requests already
+being read and parsed (`arriving`) and for as many deliveries as the last batch held: without
+that, the first request back after a commit finds the queue empty of all but itself and
+commits alone, and batches alternate between one delivery and the rest (measured: most were
+of one). The wait adapts: when fewer senders come, the batch that timed out is smaller, and so
+is the next wait's aim; a lone sender's delivery goes straight in.
+
+Each answer is given only after the transaction with its delivery committed. When a batch of
+several fails, each delivery is tried again alone, so a delivery that cannot be handled fails
+by itself and the rest are handled as if they had come one by one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from commandpost.service.alerts import IngestResult, Prepared
+
+log = logging.getLogger(__name__)
+
+IngestMany = Callable[[Sequence[Prepared]], list[IngestResult]]
+
+
+@dataclass
+class _Slot:
+    delivery: Prepared
+    done: bool = False
+    result: IngestResult | None = None
+    error: BaseException | None = None
+
+
+class Arrival:
+    """A request on its way in; `ingest` its delivery, or leave (refused) without one."""
+
+    def __init__(self, commits: GroupCommit) -> None:
+        self._commits = commits
+        self.queued = False
+
+    def ingest(self, delivery: Prepared) -> IngestResult:
+        return self._commits.ingest(delivery, arrival=self)
+
+
+class GroupCommit:
+    def __init__(self, ingest_many: IngestMany, *, gather: float = 0.004) -> None:
+        self._ingest_many = ingest_many
+        self._gather = gather
+        self._changed = threading.Condition()
+        self._queued: list[_Slot] = []
+        self._arriving = 0
+        self._leading = False
+        self._last = 1  # deliveries in the last batch: as many are waited for
+
+    @contextmanager
+    def arriving(self) -> Iterator[Arrival]:
+        """Around a request's handling, from before its body is read: a leader waits for it."""
+        arrival = Arrival(self)
+        with self._changed:
+            self._arriving += 1
+        try:
+            yield arrival
+        finally:
+            if not arrival.queued:
+                with self._changed:
+                    self._arriving -= 1
+                    self._changed.notify_all()
+
+    def ingest(self, delivery: Prepared, *, arrival: Arrival | None = None) -> IngestResult:
+        """`delivery`'s result once its transaction committed (or its error)."""
+        slot = _Slot(delivery)
+        with self._changed:
+            self._queued.append(slot)
+            if arrival is not None and not arrival.queued:
+                arrival.queued = True
+                self._arriving -= 1
+            self._changed.notify_all()
+            while self._leading and not slot.done:
+                self._changed.wait()
+            if not slot.done:
+                self._leading = True
+                deadline = time.monotonic() + self._gather
+                while (self._arriving > 0 or len(self._queued) < self._last) and (
+                    left := deadline - time.monotonic()
+                ) > 0:
+                    self._changed.wait(left)
+                batch, self._queued = self._queued, []
+                self._last = len(batch)
+        if not slot.done:
+            try:
+                self._run(batch)
+            finally:
+                with self._changed:
+                    self._leading = False
+                    self._changed.notify_all()
+        if slot.error is not None:
+            raise slot.error
+        assert slot.result is not None
+        return slot.result
+
+    def _run(self, batch: list[_Slot]) -> None:
+        try:
+            self._settle(batch, self._ingest_many([s.delivery for s in batch]))
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error, batch[0].done = exc, True
+                return
+            log.warning("alert batch of %d failed (%s); handling each alone", len(batch), exc)
+        for slot in batch:
+            try:
+                self._settle([slot], self._ingest_many([slot.delivery]))
+            except Exception as exc:
+                slot.error, slot.done = exc, True
+
+    @staticmethod
+    def _settle(batch: list[_Slot], results: list[IngestResult]) -> None:
+        for slot, result in zip(batch, results, strict=True):
+            slot.result, slot.done = result, True
