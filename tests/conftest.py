@@ -28,6 +28,15 @@ from .support import staff as staff
 _counter = itertools.count()
 
 
+@pytest.fixture(autouse=True)
+def evidence_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Sealed evidence goes to this test's own directory, never into the repository (the
+    store falls back to COMMANDPOST_EVIDENCE_DIR when nothing else is bound)."""
+    where = tmp_path / "evidence"
+    monkeypatch.setenv("COMMANDPOST_EVIDENCE_DIR", str(where))
+    return where
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[pgserver.PgServer | None]:
     server = pgserver.start()

@@ -12,6 +12,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./commandpost.db"
     policy: str = "./policy.yml"
     log_level: str = "INFO"
+    # Sealed evidence objects (content-addressed files) and the key that signs exports.
+    evidence_dir: str = "./evidence"
+    export_signing_secret: SecretStr | None = None
     # Email for notices (COMMANDPOST_SMTP_*). Credentials are only ever sent after STARTTLS.
     smtp_host: str | None = None
     smtp_port: int = 587

@@ -29,6 +29,7 @@ VERB_MODULES = (
     "worker_cmd",
     "notice_cmd",
     "alerts_cmd",
+    "evidence_cmd",
 )
 
 

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from commandpost.core.alerts.config import AlertRules, alert_problems
 from commandpost.core.durations import parse_duration
@@ -189,6 +197,40 @@ class NoticeRules(_Strict):
         )
 
 
+def _default_retention() -> dict[IncidentClass, timedelta]:
+    # Leaks and harm are what regulators and courts ask about, and later: keep them longer.
+    longer = {IncidentClass.DATA_LEAKAGE, IncidentClass.HARMFUL_CONTENT}
+    return {k: timedelta(days=730 if k in longer else 365) for k in IncidentClass}
+
+
+class EvidenceRules(_Strict):
+    """Sealed evidence: who may read originals, how long they are kept, who lifts a hold.
+
+    `readers` and `hold_releasers` name roles or groups; a role counts when the person
+    holds it in the incident or stands in its rotation (counsel reads long after the
+    incident, without being paged). A class missing from `retention` is kept until
+    someone adds it. `redact` adds operator regular expressions to the personal-data
+    rules of the notice lint for the channel's copy.
+    """
+
+    readers: list[str] = Field(
+        default_factory=lambda: ["incident_commander", "legal", "safety_lead"]
+    )
+    hold_releasers: list[str] = Field(default_factory=lambda: ["legal"])
+    retention: dict[IncidentClass, Duration] = Field(default_factory=_default_retention)
+    redact: list[str] = Field(default_factory=list)
+
+    @field_validator("redact")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"redact pattern {pattern!r} is not a regex: {exc}") from None
+        return patterns
+
+
 class Policy(_Strict):
     name: str = "default"
     timezone_note: str = "all times are UTC"
@@ -201,6 +243,7 @@ class Policy(_Strict):
     actions: dict[str, ContainmentAction] = Field(default_factory=dict)
     notices: NoticeRules = Field(default_factory=NoticeRules)
     alerts: AlertRules = Field(default_factory=AlertRules)
+    evidence: EvidenceRules = Field(default_factory=EvidenceRules)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Policy:

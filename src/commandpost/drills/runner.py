@@ -40,8 +40,9 @@ from commandpost.drills.model import (
     Update,
 )
 from commandpost.errors import DrillFailed, UserError
+from commandpost.evidence import LocalEvidenceStore
 from commandpost.runtime import build_context
-from commandpost.service import deadlines, gates, incidents, outbox, roles
+from commandpost.service import deadlines, evidence, gates, incidents, outbox, roles
 from commandpost.service.context import Context
 from commandpost.service.ports import ExecutionRequest, ExecutionResult, ManualClock
 from commandpost.storage.migrate import upgrade
@@ -117,6 +118,8 @@ def run_drill(drill: Drill, *, out: TextIO) -> DrillReport:
         ctx = build_context(
             database_url=url, policy=drill.policy, clock=clock, chat=chat, executor=executor
         )
+        # A rehearsal's evidence is sealed in its sandbox, never in the real store.
+        evidence.use_store(ctx, LocalEvidenceStore(Path(tmp) / "evidence"))
         try:
             run = _Run(drill, ctx=ctx, clock=clock, chat=chat, executor=executor, emit=emit)
             emit("drill", f"{drill.name} ({drill.source}), policy {drill.policy.version()}")

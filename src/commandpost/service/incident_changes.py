@@ -15,6 +15,7 @@ from commandpost.core.gates import GateKind
 from commandpost.core.lifecycle import check_transition, is_open
 from commandpost.core.vocabulary import Role, Severity, Status
 from commandpost.errors import Conflict, InvalidInput, NotAuthorised
+from commandpost.service import evidence as sealed_evidence
 from commandpost.service import timers
 from commandpost.service.context import Context, audit, load_incident, person_or_refuse, post
 from commandpost.service.roles import page_for_severity, roles_of
@@ -189,13 +190,16 @@ def add_note(
 ) -> None:
     if not text.strip():
         raise InvalidInput("evidence needs text or a link" if evidence else "a note needs text")
+    if evidence:
+        # Sealed, not chained in clear: the audit event keeps the hash, the channel the
+        # redacted copy.
+        sealed_evidence.add(ctx, incident_id, actor=actor, content=text.strip().encode())
+        return
     with transaction(ctx.engine) as session:
         incident = load_incident(session, incident_id)
         person_or_refuse(ctx.policy_for(incident), actor)
-        kind = "evidence.added" if evidence else "note.added"
-        audit(session, ctx, incident, actor=actor, kind=kind, text=text.strip())
-        label = "Evidence" if evidence else "Note"
-        post(session, ctx, incident, f"{label} from {actor}: {text.strip()}")
+        audit(session, ctx, incident, actor=actor, kind="note.added", text=text.strip())
+        post(session, ctx, incident, f"Note from {actor}: {text.strip()}")
 
 
 def resolve(ctx: Context, incident_id: str, *, actor: str, summary: str) -> None:

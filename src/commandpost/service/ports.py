@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -132,3 +133,22 @@ class RefusingNoticeSender:
             f"no notice sender is configured: {destination.type} delivery of notice "
             f"#{message.notice_id} is not possible here (runtime.build_context wires one)"
         )
+
+
+class EvidenceStore(Protocol):
+    """Sealed evidence objects, named by the SHA-256 of their bytes and written once.
+
+    `put` returns the hex digest (storing the same bytes twice is one object); `get` raises
+    NotFound when the object is gone; `delete` says whether there was anything to delete.
+    A local directory is the default (`commandpost.evidence.LocalEvidenceStore`).
+    """
+
+    def put(self, data: bytes) -> str: ...
+
+    def get(self, sha256: str) -> bytes: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def delete(self, sha256: str) -> bool: ...
+
+    def iter(self) -> Iterator[str]: ...
