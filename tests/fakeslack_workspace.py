@@ -76,10 +76,13 @@ class Workspace:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.ephemeral: list[dict[str, Any]] = []
         self.views: list[dict[str, Any]] = []
+        # Issues a fresh one-time Socket Mode URL (fakeslack_socket sets it); None: no Socket Mode.
+        self.socket_url: Callable[[], str] | None = None
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
         self._methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "api.test": lambda params: {"ok": True, "args": params},
+            "apps.connections.open": self._connections_open,
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
@@ -142,6 +145,11 @@ class Workspace:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_url is None:
+            raise _Reply("unknown_method")  # as before this fake spoke Socket Mode
+        return {"ok": True, "url": self.socket_url()}
 
     def _channel(self, params: dict[str, Any], *, key: str = "channel") -> Channel:
         ref = _text(params, key)

@@ -2,6 +2,7 @@
 POST /alerts/<source>) on waitress, or Socket Mode when SLACK_APP_TOKEN is set.
 
     SlackServer(ctx, settings).start(host, port)   background threads; .port, .stop()
+    SlackServer(...).start_socket_mode()           connected over Socket Mode; .stop()
     SlackServer(...).serve_forever(host, port)     what `commandpost serve` runs
 """
 
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
@@ -20,6 +22,9 @@ from commandpost.core.policy import Policy
 from commandpost.ingest import IngestSettings, alert_ingest_app, is_alert_path
 from commandpost.scheduling import DeadlineRunner, metrics_wsgi_app, start_runner
 from commandpost.service.context import Context
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,7 @@ class SlackServer:
         self.mounts: list[Mount] = []  # added before start(): served beside Slack
         self._server: Any = None
         self._thread: threading.Thread | None = None
+        self._socket: SocketModeHandler | None = None
         self.runner: DeadlineRunner | None = None
         self._stopping = False
 
@@ -113,10 +119,36 @@ class SlackServer:
             if not self._stopping:
                 raise
 
+    def start_socket_mode(self, *, run_deadlines: bool = True) -> SlackServer:
+        """Connect to Slack over Socket Mode (`settings.app_token`) instead of listening on a
+        port: the Socket Mode client receives and acks on its own threads. `.stop()`
+        disconnects."""
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        if not self.settings.app_token:
+            raise ValueError("Socket Mode needs the app-level token (SLACK_APP_TOKEN)")
+        # Our client, so apps.connections.open goes to SLACK_API_URL like every other call.
+        self._socket = SocketModeHandler(self.app, self.settings.app_token, web_client=self.client)
+        self.deliverer.start()
+        if run_deadlines:
+            self.runner = start_runner(self.ctx, deliver=False)
+        self._stopping = False
+        try:
+            self._socket.connect()  # type: ignore[no-untyped-call]
+        except Exception:
+            # A bad app token fails here (apps.connections.open); leave no threads behind.
+            self.stop()
+            raise
+        return self
+
     def stop(self) -> None:
         self._stopping = True
         if self._server is not None:
             self._server.close()
+        if self._socket is not None:
+            # close(), not disconnect(): it also turns off the client's auto-reconnect.
+            self._socket.close()  # type: ignore[no-untyped-call]
+            self._socket = None
         self.after_ack.stop()  # before the deliverer: what it queues still goes out
         self.deliverer.stop()
         if self.runner is not None:
@@ -126,12 +158,14 @@ class SlackServer:
 
     def serve_forever(self, host: str, port: int) -> None:
         if self.settings.app_token:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-            self.deliverer.start()
-            self.runner = start_runner(self.ctx, deliver=False)
-            log.info("Slack Socket Mode")
-            SocketModeHandler(self.app, self.settings.app_token).start()  # type: ignore[no-untyped-call]
+            self.start_socket_mode()
+            log.info("serving Slack over Socket Mode")
+            try:
+                # The client's threads do the work; a timed sleep keeps Ctrl-C prompt.
+                while not self._stopping:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                self.stop()
             return
         self.start(host, port)
         log.info("serving Slack on http://%s:%s/slack/events", host, self.port)
