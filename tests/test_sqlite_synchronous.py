@@ -38,3 +38,31 @@ def test_the_url_sets_how_hard_a_commit_is_flushed(
 def test_an_unknown_level_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"synchronous='off'.*normal, full, extra"):
         make_engine(f"sqlite:///{tmp_path / 'cp.db'}?synchronous=off")
+
+
+def test_sqlite_writers_of_one_process_take_turns_in_arrival_order() -> None:
+    import threading
+    import time
+
+    from commandpost.storage.engine import _WriterQueue
+
+    queue = _WriterQueue()
+    order: list[int] = []
+    threads = []
+    with queue.turn():  # held: everyone below queues behind it
+        for n in range(6):
+
+            def write(n: int = n) -> None:
+                with queue.turn():
+                    order.append(n)
+
+            thread = threading.Thread(target=write)
+            thread.start()
+            threads.append(thread)
+            deadline = time.monotonic() + 5
+            while len(queue._line) < n + 1:  # wait until it is in line, so arrival is known
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(5)
+    assert order == list(range(6))

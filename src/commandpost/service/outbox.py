@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +33,8 @@ from commandpost.storage.engine import read_transaction, transaction
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BATCH = 25  # re-read between batches, so a new channel does not wait out a backlog
+FINISH_EVERY = 0.25  # seconds: how late a chat message's outcome may be recorded
+RECORD_AT_ONCE = frozenset({"open_channel", "execute", "notice"})
 CLAIM_LEASE = timedelta(minutes=2)  # longer than any one delivery takes (timeouts: 10 s)
 
 
@@ -101,12 +104,30 @@ def deliver(ctx: Context) -> int:
 
 
 def deliver_items(ctx: Context, ids: list[int]) -> int:
-    """Claim what is still due of `ids` and send it, in id order; how many went out."""
+    """Claim what is still due of `ids` and send it, in id order; how many went out.
+
+    Outcomes of chat messages are recorded a few at a time (at most FINISH_EVERY seconds
+    late), not one write each: on SQLite every write queues for the one writer, and a busy
+    outbox would otherwise keep the commands people type waiting. Channel openings, actions
+    and notices are recorded at once. A crash in between re-sends those few messages when
+    their lease runs out (delivery is at least once either way).
+    """
     delivered = 0
+    outcomes: list[tuple[int, dict[str, object]]] = []
+    since = time.monotonic()
     try:
         for item in _claim_batch(ctx, ids):
-            delivered += _deliver_one(ctx, item)
+            assert item.id is not None
+            sent, values = _deliver_one(ctx, item)
+            delivered += sent
+            if not outcomes:
+                since = time.monotonic()
+            outcomes.append((item.id, values))
+            if item.kind in RECORD_AT_ONCE or time.monotonic() - since > FINISH_EVERY:
+                _finish(ctx, outcomes)
+                outcomes = []
     finally:
+        _finish(ctx, outcomes)
         if isinstance(ctx.chat, SettlingChat):
             ctx.chat.settle()
     return delivered
@@ -159,7 +180,8 @@ def _claim_batch(ctx: Context, ids: list[int]) -> list[m.OutboxItem]:
     return sorted(claimed, key=lambda item: item.id or 0)
 
 
-def _deliver_one(ctx: Context, item: m.OutboxItem) -> int:
+def _deliver_one(ctx: Context, item: m.OutboxItem) -> tuple[int, dict[str, object]]:
+    """Send one item; (1 if it went out, else 0), and the outcome to record on its row."""
     assert item.id is not None
     body = json.loads(item.body)
     try:
@@ -175,29 +197,30 @@ def _deliver_one(ctx: Context, item: m.OutboxItem) -> int:
         )
         retry_after = exc.retry_after if isinstance(exc, DeliveryFailed) else None
         attempts = item.attempts + (0 if retry_after is not None else 1)
-        _finish(
-            ctx,
-            item.id,
-            state="failed" if attempts >= MAX_ATTEMPTS else "pending",
-            attempts=attempts,
-            last_error=f"{type(exc).__name__}: {exc}"[:500],
-            not_before=None if retry_after is None else ctx.now() + timedelta(seconds=retry_after),
-        )
-        return 0
-    _finish(
-        ctx,
-        item.id,
-        state="delivered",
-        attempts=item.attempts + 1,
-        delivered_at=ctx.now(),
-        not_before=None,
-    )
-    return 1
+        return 0, {
+            "state": "failed" if attempts >= MAX_ATTEMPTS else "pending",
+            "attempts": attempts,
+            "last_error": f"{type(exc).__name__}: {exc}"[:500],
+            "not_before": None
+            if retry_after is None
+            else ctx.now() + timedelta(seconds=retry_after),
+        }
+    return 1, {
+        "state": "delivered",
+        "attempts": item.attempts + 1,
+        "delivered_at": ctx.now(),
+        "not_before": None,
+    }
 
 
-def _finish(ctx: Context, item_id: int, **values: object) -> None:
+def _finish(ctx: Context, outcomes: list[tuple[int, dict[str, object]]]) -> None:
+    if not outcomes:
+        return
     with transaction(ctx.engine) as session:
-        session.execute(update(m.OutboxItem).where(col(m.OutboxItem.id) == item_id).values(values))
+        for item_id, values in outcomes:
+            session.execute(
+                update(m.OutboxItem).where(col(m.OutboxItem.id) == item_id).values(values)
+            )
 
 
 def _chat(ctx: Context, item: m.OutboxItem, body: dict[str, str]) -> None:

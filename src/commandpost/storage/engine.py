@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -71,17 +72,22 @@ def _serialise_sqlite_writers(engine: Engine, *, synchronous: str) -> None:
 
 
 class _WriterQueue:
-    """This process's SQLite writers take turns here before asking SQLite for its lock.
+    """This process's SQLite writers take turns here, first come first served, before asking
+    SQLite for its lock.
 
     SQLite hands its write lock over by polling: a writer that finds it taken sleeps (1 ms,
     then 2, 5, ... up to 100 ms) and tries again, so with a dozen threads writing, the lock
     sits free while they sleep and a short transaction can wait a tenth of a second for its
-    turn. Threads of one process queue on a mutex instead, which wakes the next one as soon
-    as a commit is done; other processes still meet SQLite's own lock.
+    turn. Threads of one process queue here instead and each commit hands the turn straight to
+    the next in line (a plain mutex would not: the thread that just released it often takes it
+    again, and an unlucky writer, say a declaration, can wait seconds behind a busy outbox).
+    Other processes still meet SQLite's own lock.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._mutex = threading.Lock()
+        self._line: deque[threading.Event] = deque()
+        self._held = False
         self._owner: int | None = None
 
     @contextmanager
@@ -92,12 +98,25 @@ class _WriterQueue:
             # its timeout and refuses), as it would without this queue.
             yield
             return
-        with self._lock:
-            self._owner = me
-            try:
-                yield
-            finally:
-                self._owner = None
+        with self._mutex:
+            ticket = None
+            if self._held:
+                ticket = threading.Event()
+                self._line.append(ticket)
+            else:
+                self._held = True
+        if ticket is not None:
+            ticket.wait()  # set by the writer before us, who hands the turn over held
+        self._owner = me
+        try:
+            yield
+        finally:
+            self._owner = None
+            with self._mutex:
+                if self._line:
+                    self._line.popleft().set()
+                else:
+                    self._held = False
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, _WriterQueue] = weakref.WeakKeyDictionary()

@@ -93,6 +93,10 @@ class _Unset:
         raise AssertionError("chat port not wired")
 
 
+READ_GAP = 0.05  # seconds between two reads of the outbox, however often it is kicked
+READ_LIMIT = 2000  # items read at once: enough to keep every lane busy until the next read
+
+
 class Deliverer:
     """Delivers the outbox in the background: one reader hands due items to `lanes` senders.
 
@@ -139,11 +143,13 @@ class Deliverer:
     def _read(self) -> None:
         while not self._stop.is_set():
             self._kicked.wait(self.interval)
+            # Kicks in a burst (one per command) coalesce: at most one read per READ_GAP.
+            self._stop.wait(READ_GAP)
             self._kicked.clear()
             if self._stop.is_set():
                 return
             try:
-                due = outbox.due_items(self.ctx)
+                due = outbox.due_items(self.ctx, limit=READ_LIMIT)
             except Exception:
                 log.exception("reading the outbox failed")
                 continue

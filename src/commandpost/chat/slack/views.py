@@ -8,6 +8,7 @@ by reading the rows those texts are about. Reads only: nothing here changes stat
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
@@ -159,9 +160,21 @@ def channel_for_incident(engine: Engine, incident_id: str) -> m.SlackChannel | N
         return session.get(m.SlackChannel, incident_id)
 
 
+# channel id -> incident id, per database. A channel belongs to one incident for good, so a
+# hit never goes stale; it spares every /incident in a busy channel a read before its ack.
+_CHANNELS: weakref.WeakKeyDictionary[Engine, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
 def incident_for_channel(engine: Engine, channel_id: str) -> str | None:
+    known = _CHANNELS.setdefault(engine, {})
+    if channel_id in known:
+        return known[channel_id]
     with read_transaction(engine) as session:
         row = session.exec(
             select(m.SlackChannel).where(m.SlackChannel.channel_id == channel_id)
         ).first()
-        return row.incident_id if row else None
+    if row is None:
+        return None  # not cached: the channel may be an incident's tomorrow
+    if len(known) < 10_000:
+        known[channel_id] = row.incident_id
+    return row.incident_id
