@@ -66,3 +66,35 @@ def test_sqlite_writers_of_one_process_take_turns_in_arrival_order() -> None:
     for thread in threads:
         thread.join(5)
     assert order == list(range(6))
+
+
+def test_urgent_writers_go_ahead_of_routine_ones_waiting() -> None:
+    import threading
+    import time
+
+    from commandpost.storage.engine import _WriterQueue, urgent_writes
+
+    queue = _WriterQueue()
+    order: list[str] = []
+    threads = []
+
+    def write(name: str, urgent: bool) -> None:
+        if urgent:
+            with urgent_writes(), queue.turn():
+                order.append(name)
+        else:
+            with queue.turn():
+                order.append(name)
+
+    with queue.turn():
+        for name, urgent in (("note 1", False), ("note 2", False), ("declare", True)):
+            thread = threading.Thread(target=write, args=(name, urgent))
+            thread.start()
+            threads.append(thread)
+            deadline = time.monotonic() + 5
+            while len(queue._line) + len(queue._urgent) < len(threads):
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(5)
+    assert order == ["declare", "note 1", "note 2"]

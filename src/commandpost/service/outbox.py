@@ -47,12 +47,17 @@ def lane_of(incident_id: str | None, lanes: int, *, kind: str = "post") -> int:
     items are not handed out until its channel is open: see `due_items`).
     """
     spread = zlib.crc32((incident_id or "").encode())
-    openers = lanes // 3 if lanes >= 4 else 0
+    openers = opener_lanes(lanes)
     if openers == 0:
         return spread % lanes
     if kind == "open_channel":
         return spread % openers
     return openers + spread % (lanes - openers)
+
+
+def opener_lanes(lanes: int) -> int:
+    """How many of `lanes` only open channels (lanes 0 to this minus one)."""
+    return lanes // 3 if lanes >= 4 else 0
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
@@ -87,6 +88,7 @@ class _WriterQueue:
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._line: deque[threading.Event] = deque()
+        self._urgent: deque[threading.Event] = deque()  # served before `_line`
         self._held = False
         self._owner: int | None = None
 
@@ -102,7 +104,7 @@ class _WriterQueue:
             ticket = None
             if self._held:
                 ticket = threading.Event()
-                self._line.append(ticket)
+                (self._urgent if _URGENT.get() else self._line).append(ticket)
             else:
                 self._held = True
         if ticket is not None:
@@ -113,10 +115,26 @@ class _WriterQueue:
         finally:
             self._owner = None
             with self._mutex:
-                if self._line:
+                if self._urgent:
+                    self._urgent.popleft().set()
+                elif self._line:
                     self._line.popleft().set()
                 else:
                     self._held = False
+
+
+_URGENT: ContextVar[bool] = ContextVar("commandpost_urgent_writes", default=False)
+
+
+@contextmanager
+def urgent_writes() -> Iterator[None]:
+    """Writes made inside go ahead of routine ones waiting for this process's SQLite writer:
+    declaring an incident and opening its channel should not queue behind a burst of notes."""
+    token = _URGENT.set(True)
+    try:
+        yield
+    finally:
+        _URGENT.reset(token)
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, _WriterQueue] = weakref.WeakKeyDictionary()

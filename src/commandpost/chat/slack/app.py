@@ -11,13 +11,13 @@ with the Slack chat port, a background deliverer, and the Bolt `App` built by a 
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import queue
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ from commandpost.service import outbox
 from commandpost.service.context import Context
 from commandpost.service.ports import Clock, SystemClock
 from commandpost.storage import models as m
-from commandpost.storage.engine import transaction
+from commandpost.storage.engine import transaction, urgent_writes
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,7 @@ class Deliverer:
             queue.SimpleQueue() for _ in range(lanes)
         ]
         self._handed: set[int] = set()  # queued or being sent: not handed out again
+        self._openers = outbox.opener_lanes(lanes)
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._read, name="outbox-reader", daemon=True)]
         self._threads += [
@@ -172,7 +173,9 @@ class Deliverer:
                 return
             batch = [i for i in ids if i is not None]
             try:
-                if outbox.deliver_items(self.ctx, batch):
+                with urgent_writes() if lane < self._openers else nullcontext():
+                    sent = outbox.deliver_items(self.ctx, batch)
+                if sent:
                     self.kick()  # an opened channel (or a retry that worked) frees others
             except Exception:
                 log.exception("outbox delivery failed (lane %d)", lane)
@@ -194,38 +197,46 @@ def first_delivery(ctx: Context, event_id: str) -> bool:
 class AfterAck:
     """The threads that run listeners' work once Slack has its ack (see `Listeners`).
 
-    Urgent work (declaring, deciding a gate, taking a role) goes before routine work (notes,
-    status lines, reads): when a burst of notes queues up, a new incident or an approval does
-    not wait behind it. Within each kind, first come, first served.
+    Urgent work (declaring, deciding a gate, taking a role, containment, notices) has threads
+    of its own, and its database writes go ahead of routine ones: when a burst of notes and
+    status lines queues up, a new incident or an approval does not wait behind it. Within
+    each kind, first come, first served.
     """
 
-    def __init__(self, threads: int = 8) -> None:
-        self._queue: queue.PriorityQueue[tuple[int, int, ls.Work | None]] = queue.PriorityQueue()
-        self._order = itertools.count()
+    def __init__(self, threads: int = 8, *, urgent_threads: int = 4) -> None:
+        self._routine: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
+        self._urgent: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
         self._threads = [
-            threading.Thread(target=self._run, name=f"slack-work-{n}", daemon=True)
+            threading.Thread(
+                target=self._run, args=(self._routine, False), name=f"slack-work-{n}", daemon=True
+            )
             for n in range(threads)
+        ] + [
+            threading.Thread(
+                target=self._run, args=(self._urgent, True), name=f"slack-urgent-{n}", daemon=True
+            )
+            for n in range(urgent_threads)
         ]
         for thread in self._threads:
             thread.start()
 
     def submit(self, work: ls.Work, *, urgent: bool = False) -> None:
-        self._queue.put((0 if urgent else 1, next(self._order), work))
+        (self._urgent if urgent else self._routine).put(work)
 
-    def _run(self) -> None:
-        while True:
-            _, _, work = self._queue.get()
-            if work is None:
-                return
+    @staticmethod
+    def _run(waiting: queue.SimpleQueue[ls.Work | None], urgent: bool) -> None:
+        while (work := waiting.get()) is not None:
             try:
-                work()
+                with urgent_writes() if urgent else nullcontext():
+                    work()
             except Exception:
                 log.exception("work after an ack failed")
 
     def stop(self) -> None:
         """Finish the work already acked (its changes and outbox rows commit), then stop."""
-        for _ in self._threads:
-            self._queue.put((2, next(self._order), None))  # after everything queued
+        for thread in self._threads:
+            urgent = thread.name.startswith("slack-urgent")
+            (self._urgent if urgent else self._routine).put(None)  # after everything queued
         for thread in self._threads:
             thread.join(timeout=30)
 
