@@ -129,13 +129,21 @@ def deliver_items(ctx: Context, ids: list[int]) -> int:
                 since = time.monotonic()
             outcomes.append((item.id, values))
             if item.kind in RECORD_AT_ONCE or time.monotonic() - since > FINISH_EVERY:
-                _finish(ctx, outcomes)
+                _settle_then_finish(ctx, outcomes)
                 outcomes = []
     finally:
-        _finish(ctx, outcomes)
+        _settle_then_finish(ctx, outcomes)
+    return delivered
+
+
+def _settle_then_finish(ctx: Context, outcomes: list[tuple[int, dict[str, object]]]) -> None:
+    # Settle first: once items read as delivered, the cards they made stale are already
+    # redrawn (so whoever waits for "all delivered" sees everything).
+    try:
         if isinstance(ctx.chat, SettlingChat):
             ctx.chat.settle()
-    return delivered
+    finally:
+        _finish(ctx, outcomes)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
