@@ -50,6 +50,7 @@ for extra in (ROOT / "src", ROOT / "tests", ROOT):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
+from child_app import app_process  # noqa: E402
 from tests.fakeslack import FakeSlack  # noqa: E402
 from tests.slackreq import SECRET  # noqa: E402
 
@@ -135,29 +136,6 @@ def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> No
     finally:
         app.stop()
         app.ctx.engine.dispose()
-
-
-@dataclass
-class Child:
-    port: int
-    pid: int
-
-
-@contextmanager
-def app_process(kind: str, *, api_url: str, token: str, database_url: str = "") -> Iterator[Child]:
-    command = [sys.executable, __file__, "--child", kind, "--api-url", api_url]
-    command += ["--token", token, "--database-url", database_url]
-    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line.strip().isdigit():
-            raise RuntimeError(f"the {kind} app did not start (said {line!r})")
-        yield Child(int(line), child.pid)
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(timeout=120)
 
 
 @contextmanager
@@ -318,7 +296,7 @@ def phase(
     if url is not None:
         upgrade(url)
     kind = "commandpost" if url is not None else "baseline"
-    served = app_process(kind, api_url=fake.base_url, token=token, database_url=url or "")
+    served = app_process(__file__, kind, api_url=fake.base_url, token=token, database_url=url or "")
     with served as app, profiled(app.pid, profile):
         samples, wall = send_all(app.port, bodies, args.concurrency)
     figures = Figures.of(samples, wall)

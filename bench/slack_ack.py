@@ -35,7 +35,6 @@ import argparse
 import logging
 import math
 import random
-import subprocess
 import sys
 import tempfile
 import threading
@@ -66,6 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the fake Slack and the request signer live in tests/
 
+from child_app import app_process  # noqa: E402
 from tests.fakeslack import Call, FakeSlack  # noqa: E402
 from tests.slackreq import SECRET, Reply, SlackClient  # noqa: E402
 
@@ -163,24 +163,6 @@ def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> No
     finally:
         server.stop()
         server.ctx.engine.dispose()
-
-
-@contextmanager
-def app_process(kind: str, *, api_url: str, token: str, database_url: str = "") -> Iterator[int]:
-    """One app in a child process, so the client and the fake do not share its GIL."""
-    command = [sys.executable, __file__, "--child", kind, "--api-url", api_url]
-    command += ["--token", token, "--database-url", database_url]
-    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line.strip().isdigit():
-            raise RuntimeError(f"the {kind} app did not start (said {line!r})")
-        yield int(line)
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(timeout=60)
 
 
 # ---------------------------------------------------------------------------- the workload
@@ -418,8 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         token = fake.token or "xoxb-bench"
         # 1. The bare Bolt app: the same requests, ack() only.
-        with app_process("bare", api_url=fake.base_url, token=token) as port:
-            bare_client = KeptAliveClient(f"http://127.0.0.1:{port}")
+        with app_process(__file__, "bare", api_url=fake.base_url, token=token) as bare_app:
+            bare_client = KeptAliveClient(f"http://127.0.0.1:{bare_app.port}")
             try:
                 bare = run(
                     bare_client,
@@ -435,9 +417,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade(url)
         engine = create_engine(url)
         with app_process(
-            "commandpost", api_url=fake.base_url, token=token, database_url=url
-        ) as port:
-            client = KeptAliveClient(f"http://127.0.0.1:{port}")
+            __file__, "commandpost", api_url=fake.base_url, token=token, database_url=url
+        ) as app:
+            client = KeptAliveClient(f"http://127.0.0.1:{app.port}")
             try:
                 started = time.monotonic()
                 real = run(

@@ -1,0 +1,38 @@
+"""Running the app under test in a child process (the benchmark script re-run with
+`--child KIND`), so the client and the fake Slack do not share its GIL.
+
+The child prints its port on the first line of stdout and serves until its stdin closes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Child:
+    port: int
+    pid: int
+
+
+@contextmanager
+def app_process(
+    script: str, kind: str, *, api_url: str, token: str, database_url: str = ""
+) -> Iterator[Child]:
+    command = [sys.executable, script, "--child", kind, "--api-url", api_url]
+    command += ["--token", token, "--database-url", database_url]
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line.strip().isdigit():
+            raise RuntimeError(f"the {kind} app did not start (said {line!r})")
+        yield Child(int(line), child.pid)
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=120)
