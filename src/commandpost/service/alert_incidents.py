@@ -1,9 +1,8 @@
-"""Incidents alerts open, and what the audit trail records of alerts, inside an ingestion's
-own transaction.
+"""What the audit trail records of alerts, inside an ingestion's own transaction.
 
-The declaring itself is `incidents.declare_in`, the same steps `declare` takes, so an
-alert-opened incident pages and times exactly like a declared one. What differs from
-`declare` is why this is not a call to it:
+Alerts open incidents with `incidents.declare_in` (called from `service.alerts`), the same
+steps `declare` takes, so an alert-opened incident pages and times exactly like a declared
+one. Why that is not a call to `declare`:
 - it runs in the caller's transaction, so a delivery's bookkeeping and the incidents it opens
   commit together or not at all;
 - the declarer is the monitor ("alert:<source>"), not a person in the policy, which `declare`
@@ -17,7 +16,6 @@ transaction's writing while saying nothing the counts do not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,25 +23,10 @@ from sqlmodel import Session
 
 from commandpost.core.alerts import AlertSource
 from commandpost.core.alerts.ledger import Tally, Touched
-from commandpost.core.vocabulary import Role
 from commandpost.service.audit_append import record
 from commandpost.service.context import Context
-from commandpost.service.incidents import Declaration, declare_in
-from commandpost.storage import models as m
 
 ATTACHED, RESOLVED = "alert.attached", "alert.resolved"
-
-
-def open_incident(
-    session: Session,
-    ctx: Context,
-    spec: Declaration,
-    *,
-    extra_page: Sequence[Role] = (),
-    why: str = "paged by the alert route",
-) -> m.Incident:
-    """Declare `spec` in `session`, also paging `extra_page` (the matched route's roles)."""
-    return declare_in(session, ctx, spec, extra_page=extra_page, why=why)
 
 
 @dataclass

@@ -43,10 +43,10 @@ from commandpost.core.alerts.ledger import AlertTally, Tally, Touched
 from commandpost.core.effects import ChannelPost, DirectMessage
 from commandpost.core.vocabulary import Role
 from commandpost.service import alert_store as store
-from commandpost.service.alert_incidents import AuditBatch, open_incident
+from commandpost.service.alert_incidents import AuditBatch
 from commandpost.service.alert_store import Claim, Ledger
 from commandpost.service.context import Context, enqueue
-from commandpost.service.incidents import Declaration
+from commandpost.service.incidents import Declaration, declare_in
 from commandpost.service.roles import holder
 from commandpost.storage.engine import read_transaction, transaction
 
@@ -250,7 +250,7 @@ class _Run:
         )
 
     def _open(self, new: NewIncident) -> str:
-        incident = open_incident(
+        incident = declare_in(
             self.session,
             self.ctx,
             self._declaration(new),
@@ -285,7 +285,7 @@ class _Run:
                 description="Alerts past the flood limit, grouped in one incident.",
                 trigger=f"{self.actor}:storm",
             )
-            incident = open_incident(
+            incident = declare_in(
                 self.session, self.ctx, spec, extra_page=rules.storm.page, why="alert storm"
             )
             tally = self.ledger.add_tally(
