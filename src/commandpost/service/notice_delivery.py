@@ -103,9 +103,7 @@ def _delivery(session: Session, item: _Item) -> NoticeDelivery | None:
     ).first()
 
 
-def _locked(
-    session: Session, ctx: Context, item: _Item
-) -> tuple[m.Incident, Notice, NoticeDelivery]:
+def _locked(session: Session, item: _Item) -> tuple[m.Incident, Notice, NoticeDelivery]:
     notice = session.get(Notice, item.notice_id)
     assert notice is not None
     incident = load_incident(session, notice.incident_id, lock=True)
@@ -115,22 +113,36 @@ def _locked(
     return incident, notice, row
 
 
+def _audit_recipient(
+    session: Session, ctx: Context, incident: m.Incident, item: _Item, *, kind: str, **data: Any
+) -> None:
+    """One audit event about one recipient of one notice."""
+    audit(
+        session,
+        ctx,
+        incident,
+        actor="commandpost",
+        kind=kind,
+        notice=item.notice_id,
+        channel=item.kind,
+        recipient=item.recipient,
+        **data,
+    )
+
+
 def _delivered(ctx: Context, item: _Item, *, sha256: str, detail: str, attempt: int) -> None:
     with transaction(ctx.engine) as session:
-        incident, notice, row = _locked(session, ctx, item)
+        incident, notice, row = _locked(session, item)
         now = ctx.now()
         row.state, row.attempts, row.error, row.detail = "delivered", attempt, None, detail
         row.delivered_at, row.delivered_sha256, row.updated_at = now, sha256, now
         session.add(row)
-        audit(
+        _audit_recipient(
             session,
             ctx,
             incident,
-            actor="commandpost",
+            item,
             kind="notice.delivered",
-            notice=item.notice_id,
-            channel=item.kind,
-            recipient=item.recipient,
             sha256=sha256,
             attempt=attempt,
             detail=detail,
@@ -159,22 +171,19 @@ def _delivered(ctx: Context, item: _Item, *, sha256: str, detail: str, attempt: 
 
 def _failed(ctx: Context, item: _Item, *, error: str, attempt: int, final: bool) -> None:
     with transaction(ctx.engine) as session:
-        incident, notice, row = _locked(session, ctx, item)
+        incident, notice, row = _locked(session, item)
         row.state = "failed" if final else "retrying"
         row.attempts, row.error, row.updated_at = attempt, error, ctx.now()
         session.add(row)
         if final and notice.state == "approved":
             notice.state, notice.updated_at = "failed", ctx.now()
             session.add(notice)
-        audit(
+        _audit_recipient(
             session,
             ctx,
             incident,
-            actor="commandpost",
+            item,
             kind="notice.delivery_failed",
-            notice=item.notice_id,
-            channel=item.kind,
-            recipient=item.recipient,
             error=error,
             attempt=attempt,
             final=final,
@@ -192,21 +201,18 @@ def _failed(ctx: Context, item: _Item, *, error: str, attempt: int, final: bool)
 
 def _refuse(ctx: Context, item: _Item, *, actual: str) -> None:
     with transaction(ctx.engine) as session:
-        incident, _notice, row = _locked(session, ctx, item)
+        incident, _notice, row = _locked(session, item)
         if row.state not in OPEN_DELIVERY:
             return
         row.state, row.updated_at = "refused", ctx.now()
         row.error = "the text no longer hashes to the approved hash; nothing was sent"
         session.add(row)
-        audit(
+        _audit_recipient(
             session,
             ctx,
             incident,
-            actor="commandpost",
+            item,
             kind="notice.delivery_refused",
-            notice=item.notice_id,
-            channel=item.kind,
-            recipient=item.recipient,
             approved_sha256=item.sha256,
             sha256=actual,
         )
