@@ -33,7 +33,7 @@ TABLES = ("audit_events", "evidence", "evidence_reads", "legal_holds", "outbox")
 @pytest.fixture
 def store(ctx: Context, tmp_path: Path) -> LocalEvidenceStore:
     chosen = LocalEvidenceStore(tmp_path / "evidence")
-    evidence.use_store(ctx, chosen)
+    ctx.evidence = chosen
     return chosen
 
 

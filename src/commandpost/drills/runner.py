@@ -42,7 +42,7 @@ from commandpost.drills.model import (
 from commandpost.errors import DrillFailed, UserError
 from commandpost.evidence import LocalEvidenceStore
 from commandpost.runtime import build_context
-from commandpost.service import deadlines, evidence, gates, incidents, outbox, roles
+from commandpost.service import deadlines, gates, incidents, outbox, roles
 from commandpost.service.context import Context
 from commandpost.service.ports import ExecutionRequest, ExecutionResult, ManualClock
 from commandpost.storage.migrate import upgrade
@@ -119,7 +119,7 @@ def run_drill(drill: Drill, *, out: TextIO) -> DrillReport:
             database_url=url, policy=drill.policy, clock=clock, chat=chat, executor=executor
         )
         # A rehearsal's evidence is sealed in its sandbox, never in the real store.
-        evidence.use_store(ctx, LocalEvidenceStore(Path(tmp) / "evidence"))
+        ctx.evidence = LocalEvidenceStore(Path(tmp) / "evidence")
         try:
             run = _Run(drill, ctx=ctx, clock=clock, chat=chat, executor=executor, emit=emit)
             emit("drill", f"{drill.name} ({drill.source}), policy {drill.policy.version()}")

@@ -26,6 +26,7 @@ from commandpost.service.audit_append import record
 from commandpost.service.ports import (
     ChatPort,
     Clock,
+    EvidenceStore,
     ExecutorPort,
     NoticeSenderPort,
     RefusingNoticeSender,
@@ -47,6 +48,9 @@ class Context:
     _policies: dict[str, Policy] = field(default_factory=dict)
     # Email and webhook delivery of approved notices (runtime.build_context wires the real one).
     notice_sender: NoticeSenderPort = field(default_factory=RefusingNoticeSender)
+    # Sealed evidence; None: the store COMMANDPOST_EVIDENCE_DIR names, opened on first use
+    # (service.evidence.store_for).
+    evidence: EvidenceStore | None = None
 
     def now(self) -> datetime:
         return self.clock.now()

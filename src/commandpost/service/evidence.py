@@ -1,6 +1,6 @@
 """Sealed evidence: add it, read the original (chain of custody), verify the store.
 
-    use_store(ctx, LocalEvidenceStore(dir))   which store goes with this database
+    ctx.evidence = LocalEvidenceStore(dir)    which store (default: COMMANDPOST_EVIDENCE_DIR)
     add(ctx, "INC-2026-0001", actor="erin", content=b"...", kind="output",
         label="transcript", media_type="text/plain")      -> EvidenceView
     read_original(ctx, evidence_id, actor="ivan", reason="counsel review") -> bytes
@@ -16,11 +16,9 @@ retention: `service.evidence_retention`; the archive for counsel: `service.evide
 from __future__ import annotations
 
 import hashlib
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from commandpost.core.policy import Policy
@@ -36,21 +34,11 @@ from commandpost.storage.evidence_models import Evidence, EvidenceRead
 KINDS = ("prompt", "output", "trace", "config", "other")
 PREVIEW_CHARS = 500
 
-# The store belongs with the database its records are in; keyed by engine because the
-# Context has no slot for it yet (see the report on issue 9).
-_STORES: weakref.WeakKeyDictionary[Engine, EvidenceStore] = weakref.WeakKeyDictionary()
-
-
-def use_store(ctx: Context, store: EvidenceStore) -> None:
-    _STORES[ctx.engine] = store
-
 
 def store_for(ctx: Context) -> EvidenceStore:
-    store = _STORES.get(ctx.engine)
-    if store is None:
-        store = LocalEvidenceStore(Settings().evidence_dir)
-        _STORES[ctx.engine] = store
-    return store
+    if ctx.evidence is None:
+        ctx.evidence = LocalEvidenceStore(Settings().evidence_dir)
+    return ctx.evidence
 
 
 @dataclass(frozen=True)
