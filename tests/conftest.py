@@ -19,6 +19,7 @@ from commandpost.service.ports import ExecutorPort, ManualClock
 from commandpost.storage.migrate import upgrade
 
 from . import pgserver
+from .browser import browser as browser  # the headless Chromium fixture
 from .support import POLICY_FILE, START
 
 # Re-exported for tests still written against their old home here; new code: `.support`.
