@@ -46,7 +46,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.authorization import AuthorizeResult
@@ -66,6 +65,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the fake Slack and the request signer live in tests/
 
 from child_app import app_process  # noqa: E402
+from keepalive import KeepAlive  # noqa: E402
 from tests.fakeslack import Call, FakeSlack  # noqa: E402
 from tests.slackreq import SECRET, Reply, SlackClient  # noqa: E402
 
@@ -79,32 +79,20 @@ TARGET_RATIO, TARGET_ACK, TARGET_READY = 1.5, 0.300, 2.0
 # ------------------------------------------------------------------------------ the client
 @dataclass
 class KeptAliveClient(SlackClient):
-    """SlackClient over one kept-alive HTTP connection per thread, so what is timed is the
-    app's answer and not a new TCP connection plus an httpx.Client built for each request."""
+    """SlackClient over one kept-alive connection per thread (bench/keepalive.py), so what is
+    timed is the app's answer and not a new TCP connection or a heavy client."""
 
-    _local: threading.local = field(default_factory=threading.local, init=False, repr=False)
-    _opened: list[httpx.Client] = field(default_factory=list, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _http: KeepAlive = field(init=False, repr=False)
 
-    def http(self) -> httpx.Client:
-        """This thread's client (made on first use: building one costs tens of ms)."""
-        http: httpx.Client | None = getattr(self._local, "http", None)
-        if http is None:
-            http = httpx.Client(base_url=self.url, timeout=30)
-            self._local.http = http
-            with self._lock:
-                self._opened.append(http)
-        return http
+    def __post_init__(self) -> None:
+        self._http = KeepAlive(int(self.url.rsplit(":", 1)[1]), timeout=30)
 
     def post(self, body: str, headers: dict[str, str]) -> Reply:
-        response = self.http().post("/slack/events", content=body, headers=headers)
-        return Reply(response.status_code, response.text)
+        status, text = self._http.request("POST", "/slack/events", body.encode(), headers)
+        return Reply(status, text.decode())
 
     def close(self) -> None:
-        with self._lock:
-            for http in self._opened:
-                http.close()
-            self._opened.clear()
+        self._http.close()
 
 
 # ---------------------------------------------------------------------------- the bare app
@@ -254,7 +242,6 @@ def run(
             raise RuntimeError(f"warm-up request answered {reply.status}: {reply.text!r}")
 
     def one(item: Item) -> Sample:
-        client.http()  # this thread's connection, built before the clock starts
         channel = GENERAL if item.kind == "declare" else work.channel()
         text = work.text(item, channel)
         sent_at, started = time.time(), time.perf_counter()

@@ -226,20 +226,3 @@ def test_executor_that_never_recovers_is_given_up_loudly(
     assert len(failures) == outbox.MAX_ATTEMPTS
     assert all("will be retried" in t for t in failures[:-1])
     assert f"GAVE UP after {outbox.MAX_ATTEMPTS} attempts" in failures[-1]
-
-
-def test_lanes_keep_an_incident_in_order_and_open_channels_apart() -> None:
-    incidents = [f"INC-2026-{n:04d}" for n in range(200)]
-    for lanes in (4, 12, 18):
-        openers = lanes // 3
-        for incident_id in incidents:
-            opener = outbox.lane_of(incident_id, lanes, kind="open_channel")
-            others = {outbox.lane_of(incident_id, lanes, kind=k) for k in ("post", "direct")}
-            assert opener < openers
-            assert len(others) == 1 and min(others) >= openers
-        used = {outbox.lane_of(i, lanes, kind="open_channel") for i in incidents}
-        assert used == set(range(openers))
-    for lanes in (1, 2, 3):
-        for incident_id in incidents:
-            kinds = ("open_channel", "post", "direct", "execute")
-            assert len({outbox.lane_of(incident_id, lanes, kind=k) for k in kinds}) == 1

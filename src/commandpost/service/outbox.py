@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,28 +35,6 @@ BATCH = 25  # re-read between batches, so a new channel does not wait out a back
 FINISH_EVERY = 0.25  # seconds: how late a chat message's outcome may be recorded
 RECORD_AT_ONCE = frozenset({"open_channel", "execute", "notice"})
 CLAIM_LEASE = timedelta(minutes=2)  # longer than any one delivery takes (timeouts: 10 s)
-
-
-def lane_of(incident_id: str | None, lanes: int, *, kind: str = "post") -> int:
-    """Which of `lanes` parallel senders sends an item.
-
-    Every item of an incident but its channel opening shares one lane, so they go out in the
-    order they were made. With four lanes or more, a third of them only open channels: a new
-    incident's channel never waits behind other incidents' backlog (the rest of an incident's
-    items are not handed out until its channel is open: see `due_items`).
-    """
-    spread = zlib.crc32((incident_id or "").encode())
-    openers = opener_lanes(lanes)
-    if openers == 0:
-        return spread % lanes
-    if kind == "open_channel":
-        return spread % openers
-    return openers + spread % (lanes - openers)
-
-
-def opener_lanes(lanes: int) -> int:
-    """How many of `lanes` only open channels (lanes 0 to this minus one)."""
-    return lanes // 3 if lanes >= 4 else 0
 
 
 @dataclass(frozen=True)

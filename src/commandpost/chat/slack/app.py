@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -101,11 +102,15 @@ class Deliverer:
     """Delivers the outbox in the background: one reader hands due items to `lanes` senders.
 
     The reader reads what is due (on a kick, and every `interval` seconds for deferred items)
-    and queues each item on its lane (`outbox.lane_of`): an incident's items always share a
-    lane, so its messages keep their order, and channel openings have lanes of their own.
-    One reader, not one query per lane: a busy incident channel kicks often, and every
-    kick would otherwise read the whole backlog once per lane. Listeners only kick: Slack
-    calls never hold one of Bolt's threads, so acks do not queue behind deliveries.
+    and queues each item under its incident. A free sender takes the next incident with items
+    waiting (channel openings first), sends up to a batch of them in order, and puts the
+    incident back at the end of the line if more are waiting; no two senders ever hold one
+    incident, so its messages keep their order. Incidents are not tied to senders: a channel
+    with hundreds of notes queued occupies one sender, and a new incident's channel set-up
+    goes to any other instead of waiting behind that backlog (with fixed lanes by hash it
+    did: measured, the channel was ready seconds later). One reader, not one query per
+    sender: a busy channel kicks often. Listeners only kick: Slack calls never hold one of
+    Bolt's threads, so acks do not queue behind deliveries.
     """
 
     def __init__(self, ctx: Context, *, interval: float = 2.0, lanes: int = 24) -> None:
@@ -113,15 +118,17 @@ class Deliverer:
         self.interval = interval
         self._kicked = threading.Event()
         self._stop = threading.Event()
-        self._queues: list[queue.SimpleQueue[int | None]] = [
-            queue.SimpleQueue() for _ in range(lanes)
-        ]
-        self._handed: set[int] = set()  # queued or being sent: not handed out again
-        self._openers = outbox.opener_lanes(lanes)
         self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._handed: set[int] = set()  # queued or being sent: not handed out again
+        self._waiting: dict[str, deque[int]] = {}  # per incident (or item), in order made
+        self._opening: deque[str] = deque()  # keys whose next item opens a channel
+        self._next: deque[str] = deque()  # other keys with items waiting, none being sent
+        self._busy: set[str] = set()  # keys a sender holds
+        self._openings: set[int] = set()  # queued items that open a channel
         self._threads = [threading.Thread(target=self._read, name="outbox-reader", daemon=True)]
         self._threads += [
-            threading.Thread(target=self._send, args=(k,), name=f"outbox-{k}", daemon=True)
+            threading.Thread(target=self._send, name=f"outbox-{k}", daemon=True)
             for k in range(lanes)
         ]
 
@@ -136,8 +143,8 @@ class Deliverer:
     def stop(self) -> None:
         self._stop.set()
         self.kick()
-        for lane in self._queues:
-            lane.put(None)
+        with self._work:
+            self._work.notify_all()
         for thread in self._threads:
             thread.join(timeout=10)
 
@@ -154,34 +161,62 @@ class Deliverer:
             except Exception:
                 log.exception("reading the outbox failed")
                 continue
-            lanes = len(self._queues)
-            with self._lock:
+            with self._work:
                 for item in due:
                     if item.id not in self._handed:
                         self._handed.add(item.id)
-                        lane = outbox.lane_of(item.incident_id, lanes, kind=item.kind)
-                        self._queues[lane].put(item.id)
+                        self._queue(item)
+                self._work.notify(len(due))
 
-    def _send(self, lane: int) -> None:
-        waiting = self._queues[lane]
-        while True:
-            first = waiting.get()
-            ids = [first]
-            while len(ids) < outbox.BATCH and not waiting.empty():
-                ids.append(waiting.get_nowait())
-            if None in ids or self._stop.is_set():
-                return
-            batch = [i for i in ids if i is not None]
+    def _queue(self, item: outbox.Due) -> None:
+        key = item.incident_id or f"#{item.id}"
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            waiting = self._waiting[key] = deque()
+            if key not in self._busy:
+                (self._opening if item.kind == "open_channel" else self._next).append(key)
+        waiting.append(item.id)
+        if item.kind == "open_channel":
+            self._openings.add(item.id)
+
+    def _take(self) -> tuple[str, list[int], bool] | None:
+        """The next incident's items (channel openings first) and whether they open a
+        channel; None once stopping."""
+        with self._work:
+            while not self._stop.is_set():
+                line = self._opening or self._next
+                if line:
+                    key = line.popleft()
+                    waiting = self._waiting[key]
+                    batch = [waiting.popleft() for _ in range(min(outbox.BATCH, len(waiting)))]
+                    self._busy.add(key)
+                    return key, batch, not self._openings.isdisjoint(batch)
+                self._work.wait()
+        return None
+
+    def _release(self, key: str, batch: list[int]) -> None:
+        with self._work:
+            self._busy.discard(key)
+            self._handed.difference_update(batch)
+            self._openings.difference_update(batch)
+            if self._waiting[key]:
+                self._next.append(key)
+                self._work.notify()
+            else:
+                del self._waiting[key]
+
+    def _send(self) -> None:
+        while (taken := self._take()) is not None:
+            key, batch, opening = taken
             try:
-                with urgent_writes() if lane < self._openers else nullcontext():
+                with urgent_writes() if opening else nullcontext():
                     sent = outbox.deliver_items(self.ctx, batch)
                 if sent:
                     self.kick()  # an opened channel (or a retry that worked) frees others
             except Exception:
-                log.exception("outbox delivery failed (lane %d)", lane)
+                log.exception("outbox delivery failed (%s)", key)
             finally:
-                with self._lock:
-                    self._handed.difference_update(batch)
+                self._release(key, batch)
 
 
 def first_delivery(ctx: Context, event_id: str) -> bool:
