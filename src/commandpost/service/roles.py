@@ -87,11 +87,15 @@ def page_role(
     chain: list[str],
     actor: str,
     why: str,
+    vacant: bool = False,
 ) -> m.RoleAssignment:
-    """Make `chain[0]` the pending holder of `role` and start its acknowledgement chain."""
+    """Make `chain[0]` the pending holder of `role` and start its acknowledgement chain.
+
+    `vacant`: the caller has just seen that nobody holds the role, so it is not looked up
+    again (a declaration pages three or four roles; each look-up flushed and queried)."""
     policy = ctx.policy_for(incident)
     now = ctx.now()
-    previous = holder(session, incident.id, role)
+    previous = None if vacant else holder(session, incident.id, role)
     if previous is not None:
         previous.active = False
         previous.ended_at = now
@@ -148,6 +152,7 @@ def page_for_severity(session: Session, ctx: Context, incident: m.Incident, *, a
                 chain=chain,
                 actor=actor,
                 why=f"paged for {incident.severity}",
+                vacant=True,
             )
 
 
