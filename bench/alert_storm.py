@@ -27,16 +27,12 @@ import json
 import logging
 import math
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +45,7 @@ for extra in (ROOT / "src", ROOT / "tests", ROOT):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-from child_app import app_process  # noqa: E402
+from child_app import app_process, profiled  # noqa: E402
 from keepalive import KeepAlive  # noqa: E402
 from tests.fakeslack import FakeSlack  # noqa: E402
 from tests.slackreq import SECRET  # noqa: E402
@@ -136,28 +132,6 @@ def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> No
     finally:
         app.stop()
         app.ctx.engine.dispose()
-
-
-@contextmanager
-def profiled(pid: int, out: str | None) -> Iterator[None]:
-    """py-spy attached to `pid` for the block, when `out` is given."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not out or not Path(spy).exists():
-        if out:
-            print(f"py-spy not found at {spy}; not profiled", flush=True)
-        yield
-        return
-    proc = subprocess.Popen(
-        [spy, "record", "--gil", "--nonblocking", "-p", str(pid), "-o", out, "-r", "200"]
-        + (["--format", "raw"] if out.endswith(".txt") else []),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
 
 
 # ---------------------------------------------------------------------------- the client

@@ -6,11 +6,14 @@ The child prints its port on the first line of stdout and serves until its stdin
 
 from __future__ import annotations
 
+import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -36,3 +39,25 @@ def app_process(
         assert child.stdin is not None
         child.stdin.close()
         child.wait(timeout=120)
+
+
+@contextmanager
+def profiled(pid: int, out: str | None) -> Iterator[None]:
+    """py-spy attached to `pid` for the block, when `out` is given."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not out or not Path(spy).exists():
+        if out:
+            print(f"py-spy not found at {spy}; not profiled", flush=True)
+        yield
+        return
+    proc = subprocess.Popen(
+        [spy, "record", "--gil", "--nonblocking", "-p", str(pid), "-o", out, "-r", "200"]
+        + (["--format", "raw"] if out.endswith(".txt") else []),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)

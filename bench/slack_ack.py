@@ -64,7 +64,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the fake Slack and the request signer live in tests/
 
-from child_app import app_process  # noqa: E402
+from child_app import app_process, profiled  # noqa: E402
 from keepalive import KeepAlive  # noqa: E402
 from tests.fakeslack import Call, FakeSlack  # noqa: E402
 from tests.slackreq import SECRET, Reply, SlackClient  # noqa: E402
@@ -362,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--settle", type=float, default=180.0, help="seconds to wait for channels and outbox"
     )
+    parser.add_argument("--py-spy", metavar="FILE", help="profile the app to FILE (.txt: raw)")
     parser.add_argument("--child", choices=("bare", "commandpost"), help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
@@ -409,13 +410,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             client = KeptAliveClient(f"http://127.0.0.1:{app.port}")
             try:
                 started = time.monotonic()
-                real = run(
-                    client,
-                    items,
-                    Workload(fake, seed=args.seed, wait_ready=True),
-                    args.concurrency,
-                )
-                sent_in = time.monotonic() - started
+                with profiled(app.pid, args.py_spy):
+                    real = run(
+                        client,
+                        items,
+                        Workload(fake, seed=args.seed, wait_ready=True),
+                        args.concurrency,
+                    )
+                    sent_in = time.monotonic() - started
                 declares = [s for s in real if s.kind == "declare"]
                 pinned = settle(
                     lambda: len(fake.calls("pins.add", ok=True)) >= len(declares), args.settle

@@ -136,3 +136,26 @@ def serve_teams(ctx: Context, config: Settings) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def approval_link(card: dict[str, Any], person: str, button: str) -> str:
+    """The URL behind `button` (Approve, Reject, Escalate) in `person`'s link set on a gate
+    card, as a person would find it: under the line that names them."""
+    for block in card["body"]:
+        if block.get("type") != "Container":
+            continue
+        items = block.get("items", [])
+        named = any(
+            i.get("type") == "TextBlock" and f"For **{person}**" in i.get("text", "") for i in items
+        )
+        for item in items if named else []:
+            for action in item.get("actions", []) if item.get("type") == "ActionSet" else []:
+                if action["title"] == button:
+                    return str(action["url"])
+    raise AssertionError(f"no {button} link for {person} on the card")
+
+
+def gate_cards(receiver: Receiver, gate_id: int) -> list[dict[str, Any]]:
+    """The pending-gate cards for `gate_id` the receiver got, oldest first."""
+    wanted = f"Gate #{gate_id} needs a decision"
+    return [c for c in receiver.cards() if wanted in str(c["body"][0].get("text", ""))]

@@ -37,7 +37,8 @@ def test_seal_show_verify_hold_and_export_from_the_command_line(tmp_path: Path) 
     assert code == 0 and out == "quoted bob.smith@example.com"
     assert cli("evidence-store", "verify")[0] == 0
     assert cli("hold", "place", iid, "--as", "ivan", "--reason", "litigation")[0] == 0
-    assert cli("hold", "release", iid, "--as", "alice")[0] == 2
+    code, _, err = cli("hold", "release", iid, "--as", "alice", "--reason", "done")
+    assert code == 2 and "cannot release a legal hold" in err
     assert cli("retention", "run")[0] == 0
     archive = tmp_path / "out.zip"
     code, _, err = cli("export", iid, "--out", str(archive), "--as", "ivan", "--reason", "audit")

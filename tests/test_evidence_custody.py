@@ -1,9 +1,9 @@
-"""Sealed evidence end to end on both database lanes: custody, verify, retention, holds, export."""
+"""Sealed evidence end to end on both database lanes and both stores (a local directory, and
+S3 on a local moto server): custody, verify, retention, holds, export."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -14,25 +14,27 @@ from sqlmodel import Session, select
 from commandpost.chat.console import ConsoleChat
 from commandpost.core.vocabulary import IncidentClass
 from commandpost.errors import Conflict, InvalidInput, NotAuthorised
-from commandpost.evidence import LocalEvidenceStore
 from commandpost.evidence.archive import verify_archive
 from commandpost.service import evidence, outbox
 from commandpost.service.context import Context
 from commandpost.service.evidence_export import export
 from commandpost.service.evidence_retention import place_hold, release_hold, run_retention
 from commandpost.service.incidents import add_note, get_incident, resolve
-from commandpost.service.ports import ManualClock
+from commandpost.service.ports import EvidenceStore, ManualClock
 from commandpost.storage.evidence_models import Evidence, EvidenceRead
 
+from .evidencesupport import make_store, remove, tamper
+from .evidencesupport import s3_endpoint as s3_endpoint
+from .evidencesupport import s3_store as s3_store
 from .support import POLICY_FILE, audit_kinds, counts, declare_incident, run_cli
 
 LEAK = b"answer to user 7: your card 4111 1111 1111 1111 is on file, email bob.smith@example.com"
 TABLES = ("audit_events", "evidence", "evidence_reads", "legal_holds", "outbox")
 
 
-@pytest.fixture
-def store(ctx: Context, tmp_path: Path) -> LocalEvidenceStore:
-    chosen = LocalEvidenceStore(tmp_path / "evidence")
+@pytest.fixture(params=["local", "s3"])
+def store(ctx: Context, tmp_path: Path, request: pytest.FixtureRequest) -> EvidenceStore:
+    chosen = make_store(request.param, request, tmp_path)
     ctx.evidence = chosen
     return chosen
 
@@ -42,7 +44,7 @@ def _incident(ctx: Context, klass: IncidentClass = IncidentClass.DATA_LEAKAGE) -
 
 
 def test_the_channel_sees_only_the_redacted_copy(
-    ctx: Context, chat: ConsoleChat, store: LocalEvidenceStore
+    ctx: Context, chat: ConsoleChat, store: EvidenceStore
 ) -> None:
     iid = _incident(ctx)
     added = evidence.add(ctx, iid, actor="erin", content=LEAK, kind="output", label="reply")
@@ -55,7 +57,7 @@ def test_the_channel_sees_only_the_redacted_copy(
     assert audit_kinds(ctx, iid)[-1] == "evidence.added"
 
 
-def test_the_evidence_verb_now_seals_its_text(ctx: Context, store: LocalEvidenceStore) -> None:
+def test_the_evidence_verb_now_seals_its_text(ctx: Context, store: EvidenceStore) -> None:
     iid = _incident(ctx)
     add_note(ctx, iid, actor="erin", text="seen: bob.smith@example.com", evidence=True)
     (item,) = evidence.list_evidence(ctx, iid)
@@ -64,7 +66,7 @@ def test_the_evidence_verb_now_seals_its_text(ctx: Context, store: LocalEvidence
 
 
 def test_reading_needs_a_reader_role_and_a_reason_and_is_audited(
-    ctx: Context, store: LocalEvidenceStore
+    ctx: Context, store: EvidenceStore
 ) -> None:
     iid = _incident(ctx)
     eid = evidence.add(ctx, iid, actor="erin", content=LEAK, kind="output").id
@@ -88,17 +90,13 @@ def test_reading_needs_a_reader_role_and_a_reason_and_is_audited(
     ]
 
 
-def test_verify_names_a_changed_and_a_missing_object(
-    ctx: Context, store: LocalEvidenceStore
-) -> None:
+def test_verify_names_a_changed_and_a_missing_object(ctx: Context, store: EvidenceStore) -> None:
     iid = _incident(ctx)
     one = evidence.add(ctx, iid, actor="erin", content=b"prompt one", kind="prompt")
     two = evidence.add(ctx, iid, actor="erin", content=b"prompt two", kind="prompt")
     assert evidence.verify(ctx).ok
-    path = store.path(one.sha256)
-    os.chmod(path, 0o644)
-    path.write_bytes(b"prompt one, edited")
-    store.path(two.sha256).unlink()
+    tamper(store, one.sha256, b"prompt one, edited")
+    remove(store, two.sha256)
     report = evidence.verify(ctx)
     assert report.changed == (one.sha256,) and report.missing == (two.sha256,)
     with pytest.raises(Conflict, match="no longer matches"):
@@ -113,7 +111,7 @@ def _ended_a_year_ago(ctx: Context, clock: ManualClock, klass: IncidentClass) ->
 
 
 def test_retention_deletes_what_expired_except_under_a_legal_hold(
-    ctx: Context, clock: ManualClock, store: LocalEvidenceStore
+    ctx: Context, clock: ManualClock, store: EvidenceStore
 ) -> None:
     expiring, gone = _ended_a_year_ago(ctx, clock, IncidentClass.FUNCTIONAL)
     held, kept = _ended_a_year_ago(ctx, clock, IncidentClass.FUNCTIONAL)
@@ -133,13 +131,16 @@ def test_retention_deletes_what_expired_except_under_a_legal_hold(
     assert run_retention(ctx) == []  # nothing twice
     # Only legal releases the hold; then the next run deletes.
     with pytest.raises(NotAuthorised, match="legal"):
-        release_hold(ctx, held, actor="alice")
-    release_hold(ctx, held, actor="ivan")
+        release_hold(ctx, held, actor="alice", reason="done")
+    with pytest.raises(InvalidInput, match="reason"):
+        release_hold(ctx, held, actor="ivan", reason=" ")
+    release_hold(ctx, held, actor="ivan", reason="matter settled")
+    assert audit_kinds(ctx, held)[-1] == "hold.released"
     assert [d.incident_id for d in run_retention(ctx)] == [held]
 
 
 def test_export_verifies_and_a_tampered_copy_does_not(
-    ctx: Context, store: LocalEvidenceStore, tmp_path: Path
+    ctx: Context, store: EvidenceStore, tmp_path: Path
 ) -> None:
     iid = _incident(ctx)
     item = evidence.add(ctx, iid, actor="erin", content=LEAK, kind="output")

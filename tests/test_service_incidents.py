@@ -21,7 +21,7 @@ from commandpost.errors import (
     NotFound,
     UserError,
 )
-from commandpost.service import gates, outbox, roles
+from commandpost.service import gates, outbox, review, roles
 from commandpost.service.context import Context
 from commandpost.service.incidents import (
     add_note,
@@ -270,11 +270,17 @@ def test_resolve_refused_while_gates_pending_then_close(ctx: Context) -> None:
             select(func.count()).select_from(m.Deadline).where(m.Deadline.state == "pending")
         ).one()
     assert pending == 0  # resolving stops every timer
+    review.mark_done(ctx, incident_id, actor="alice")  # closed means the review is done
     close(ctx, incident_id, actor="alice")
     assert get_incident(ctx, incident_id).status == "closed"
     with pytest.raises(InvalidTransition, match="no further status change"):
         change_status(ctx, incident_id, status=Status.INVESTIGATING, actor="alice")
-    assert audit_kinds(ctx, incident_id)[-2:] == ["incident.resolved", "incident.closed"]
+    assert audit_kinds(ctx, incident_id)[-4:] == [
+        "incident.resolved",
+        "review.opened",
+        "review.done",
+        "incident.closed",
+    ]
 
 
 @pytest.mark.parametrize(

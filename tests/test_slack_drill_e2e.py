@@ -128,6 +128,8 @@ class SlackDrill:
             self.command(who, c.Confirm(self.labels[step.gate], step.note), error)
         elif isinstance(step, dm.Resolve):
             self.command(who, c.Resolve(step.summary), error)
+        elif isinstance(step, dm.ReviewDone):
+            self.command(who, c.ReviewDone(), error)
         elif isinstance(step, dm.Close):
             self.command(who, c.Close(), error)
         else:

@@ -8,6 +8,7 @@
     │   ├── NotAuthorised            the actor may not do this (server-side check)
     │   ├── NotFound                 no such incident, gate, person or action
     │   └── Conflict                 already decided, already closed, already holds the role
+    │       └── EvidenceChanged      a sealed object no longer hashes to its name (tampering)
     ├── NotMigrated                  the database schema is behind; says what to run
     ├── DeliveryFailed               a chat or executor call failed; the intent stays queued
     ├── AuditChainBroken             verification found an altered, removed or reordered event
@@ -52,6 +53,17 @@ class NotFound(UserError):
 
 class Conflict(UserError):
     pass
+
+
+class EvidenceChanged(Conflict):
+    """A sealed evidence object's bytes no longer hash to the SHA-256 it is stored under."""
+
+    def __init__(self, sha256: str) -> None:
+        self.sha256 = sha256
+        super().__init__(
+            f"evidence object {sha256} no longer matches its SHA-256: the stored bytes were "
+            "changed; run `commandpost evidence-store verify`"
+        )
 
 
 class NotMigrated(CommandPostError):

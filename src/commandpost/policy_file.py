@@ -122,6 +122,7 @@ _READS: dict[str, set[str]] = {
     "gates": {"groups", "actions"},
     "actions": {"gates"},
     "alerts": {"rotations"},
+    "evidence": {"groups"},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from commandpost.core.policy import Policy
+from commandpost.evidence.config import store_from_settings
 from commandpost.executors import PolicyExecutor
 from commandpost.notices.delivery import NoticeSender
 from commandpost.service.context import Context
@@ -25,11 +26,14 @@ def build_context(
     engine = make_engine(database_url)
     if check_schema:
         require_current(engine)
+    settings = Settings()
     return Context(
         engine=engine,
         policy=policy,
         clock=clock,
         chat=chat,
         executor=executor or PolicyExecutor(clock),
-        notice_sender=notice_sender or NoticeSender.from_settings(Settings(), clock=clock),
+        notice_sender=notice_sender or NoticeSender.from_settings(settings, clock=clock),
+        # Chosen here, not on first use, so a bad COMMANDPOST_EVIDENCE_URL stops start-up.
+        evidence=store_from_settings(settings),
     )

@@ -4,6 +4,10 @@ settings configure Teams.
 With Teams configured, the chat port becomes a `PlatformRouter`: incidents keep their Slack
 channel, and pages reach people whose rotation entry only has a Teams id on Teams; the Teams
 approval page and outgoing-webhook endpoint (`/teams/...`) are served on the same port.
+Monitors seal evidence with POST /incidents/<id>/evidence (`ingest.evidence_app`), always
+mounted: without COMMANDPOST_EVIDENCE_SOURCES it answers 503. The read-only incident pages
+(GET /incidents, /incidents/<id>: `web`) are always mounted too: without COMMANDPOST_WEB_SECRET
+or a trusted header they answer 503.
 """
 
 from __future__ import annotations
@@ -31,7 +35,24 @@ def build_server(
     server = make_server(database_url=database_url, policy=policy, settings=slack)
     if teams_configured(settings):
         with_teams(server, settings)
+    with_evidence(server, settings)
+    with_web(server, settings)
     return server
+
+
+def with_web(server: SlackServer, settings: Settings) -> None:
+    """Serve the read-only incident pages (GET /incidents, /incidents/<id>) beside Slack;
+    they answer 503 until `web_secret` or a trusted header is configured."""
+    from commandpost.web import incident_pages_app, is_web_path
+
+    server.mounts.append((is_web_path, incident_pages_app(server.ctx, settings)))
+
+
+def with_evidence(server: SlackServer, settings: Settings) -> None:
+    """Serve POST /incidents/<id>/evidence beside Slack (that exact path only)."""
+    from commandpost.ingest.evidence_app import evidence_ingest_app, is_evidence_path
+
+    server.mounts.append((is_evidence_path, evidence_ingest_app(server.ctx, settings)))
 
 
 def with_teams(server: SlackServer, settings: Settings) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import sys
+from contextlib import ExitStack
 
 import typer
 
 from commandpost.errors import CommandPostError, UserError
+from commandpost.service.origin import acting_from
 
 app = typer.Typer(
     name="commandpost",
@@ -16,6 +18,19 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+# Long-running servers act for the people and systems that reach them, who set their own
+# origin; anything else run from the command line is a person at a terminal.
+SERVERS = frozenset({"serve", "worker"})
+
+
+@app.callback()
+def _acting_from_cli(context: typer.Context) -> None:
+    if context.invoked_subcommand in SERVERS:
+        return
+    scope = ExitStack()
+    scope.enter_context(acting_from("cli"))
+    context.call_on_close(scope.close)
 
 
 VERB_MODULES = (
@@ -30,6 +45,9 @@ VERB_MODULES = (
     "notice_cmd",
     "alerts_cmd",
     "evidence_cmd",
+    "web_cmd",
+    "review_cmd",
+    "metrics_cmd",
 )
 
 

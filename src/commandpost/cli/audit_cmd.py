@@ -49,10 +49,20 @@ def timeline(incident_id: str = typer.Argument(..., metavar="INC")) -> None:
     chosen = parse_incident_id(incident_id)
     incident = get_incident(ctx, chosen)
     rows = audit_log.incident_events(ctx, chosen)
-    events = [
-        {"seq": r.seq, "at": r.at, "actor": r.actor, "kind": r.kind, "summary": summary(r.data)}
-        for r in rows
-    ]
+    events = []
+    for r in rows:
+        data: dict[str, Any] = json.loads(r.data)
+        via = data.pop("via", None)  # shown beside the actor, not among the details
+        events.append(
+            {
+                "seq": r.seq,
+                "at": r.at,
+                "actor": r.actor,
+                "via": via,
+                "kind": r.kind,
+                "summary": summary(json.dumps(data)),
+            }
+        )
     head = rows[-1].hash if rows else ""
     text = render("timeline.txt.j2", incident=incident, events=events, head_hash=head)
     typer.echo(text, nl=False)

@@ -114,10 +114,12 @@ def hold_place(
 
 
 @hold_app.command("release")
-def hold_release(incident_id: str = typer.Argument(..., metavar="INC"), actor: str = ACTOR) -> None:
+def hold_release(
+    incident_id: str = typer.Argument(..., metavar="INC"), actor: str = ACTOR, reason: str = REASON
+) -> None:
     """Release a legal hold (only the role the policy names, legal by default)."""
     ctx = context()
-    release_hold(ctx, parse_incident_id(incident_id), actor=actor)
+    release_hold(ctx, parse_incident_id(incident_id), actor=actor, reason=reason)
     deliver(ctx)
     typer.echo(f"legal hold released on {parse_incident_id(incident_id)}")
 

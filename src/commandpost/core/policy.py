@@ -62,6 +62,9 @@ class SeverityPolicy(_Strict):
     description: str = ""
     ack_sla: Duration
     first_mitigation_sla: Duration | None = None
+    # Targets the post-incident review and the metrics measure against; nothing fires on them.
+    notify_sla: Duration | None = None
+    resolve_sla: Duration | None = None
     update_cadence: Duration
     page: list[Role] = Field(min_length=1)
 
@@ -339,6 +342,34 @@ def cross_reference_problems(policy: Policy) -> list[tuple[tuple[str | int, ...]
         if action.gate not in policy.gates:
             problems.append((("actions", aname, "gate"), f"unknown gate rule {action.gate!r}"))
     problems += alert_problems(policy.alerts, rotations=policy.rotations.keys())
+    problems += evidence_problems(policy.evidence, deciders=decider_names)
+    return problems
+
+
+def evidence_problems(
+    rules: EvidenceRules, *, deciders: set[str]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Readers and releasers must name roles or groups, or no one could ever match them;
+    retention must be positive, or evidence would be due the moment an incident ends."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    empty = {
+        "readers": "no one could ever read or export a sealed original",
+        "hold_releasers": "no one could ever release a legal hold",
+    }
+    for field, consequence in empty.items():
+        names: list[str] = getattr(rules, field)
+        if not names:
+            problems.append((("evidence", field), f"{field} is empty: {consequence}"))
+        for index, name in enumerate(names):
+            if name not in deciders:
+                problems.append(
+                    (("evidence", field, index), f"{name!r} is neither a role nor a group")
+                )
+    for klass, keep in rules.retention.items():
+        if keep <= timedelta(0):
+            problems.append(
+                (("evidence", "retention", klass.value), "retention must be longer than zero")
+            )
     return problems
 
 

@@ -16,10 +16,11 @@ A drill file (see `drills/*.yml`)::
 People act with `assign`/`handover` (by, role, to), `status` (by, to, note), `severity` (by,
 to, reason, as), `note`/`evidence` (by, text), `contain` (by, action, params, reason, as),
 `approve`/`reject`/`escalate` (who, gate, reason), `confirm_manual` (who, gate, note),
-`restore` (by, gate, reason, as), `update` (by, text), `resolve` (by, summary), `close`
-(by). Gates are named by the label their request gave with `as:` (a `contain` without one is
-labelled by its action). `advance: {by: 30m, down: true}` jumps as if Command Post was down,
-so missed deadlines fire late, at once.
+`restore` (by, gate, reason, as), `update` (by, text), `resolve` (by, summary),
+`review_done` (by: the incident commander marks the post-incident review done, which `close`
+needs), `close` (by). Gates are named by the label their request gave with `as:` (a
+`contain` without one is labelled by its action). `advance: {by: 30m, down: true}` jumps as
+if Command Post was down, so missed deadlines fire late, at once.
 
 `expect` checks the stored incident: status, severity, roles (acknowledged holders), paged
 (holders still waiting to acknowledge), unfilled, gates ({label: state} or {state, tier,

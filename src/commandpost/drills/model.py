@@ -209,6 +209,13 @@ class Resolve(ActionStep):
     summary: Text
 
 
+class ReviewDone(ActionStep):
+    """The incident commander marks the post-incident review done; `close` needs it."""
+
+    kind: Literal["review_done"]
+    by: PersonId
+
+
 class Close(ActionStep):
     kind: Literal["close"]
     by: PersonId
@@ -284,6 +291,7 @@ Step = Annotated[
     | Restore
     | Update
     | Resolve
+    | ReviewDone
     | Close
     | Advance
     | Expect,

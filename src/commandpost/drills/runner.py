@@ -36,14 +36,16 @@ from commandpost.drills.model import (
     Note,
     Resolve,
     Restore,
+    ReviewDone,
     Step,
     Update,
 )
-from commandpost.errors import DrillFailed, UserError
+from commandpost.errors import DrillFailed, NotFound, UserError
 from commandpost.evidence import LocalEvidenceStore
 from commandpost.runtime import build_context
-from commandpost.service import deadlines, gates, incidents, outbox, roles
+from commandpost.service import deadlines, gates, incidents, outbox, review, roles
 from commandpost.service.context import Context
+from commandpost.service.origin import acting_from
 from commandpost.service.ports import ExecutionRequest, ExecutionResult, ManualClock
 from commandpost.storage.migrate import upgrade
 
@@ -60,6 +62,7 @@ TYPED = {
     "restore": "/incident restore {gate} {reason}",
     "update": "/incident update {text}",
     "resolve": "/incident resolve {summary}",
+    "review_done": "/incident review done",
     "close": "/incident close",
 }
 
@@ -101,6 +104,8 @@ class DrillReport:
     steps: int
     checks: int
     incident_id: str | None
+    # The post-incident review as the drill left it (None: the incident was not resolved).
+    review: str | None = None
 
 
 def run_drill(drill: Drill, *, out: TextIO) -> DrillReport:
@@ -123,8 +128,9 @@ def run_drill(drill: Drill, *, out: TextIO) -> DrillReport:
         try:
             run = _Run(drill, ctx=ctx, clock=clock, chat=chat, executor=executor, emit=emit)
             emit("drill", f"{drill.name} ({drill.source}), policy {drill.policy.version()}")
-            for index, step in enumerate(drill.steps):
-                run.step(index, step)
+            with acting_from("drill"):
+                for index, step in enumerate(drill.steps):
+                    run.step(index, step)
             emit("drill", f"PASSED: {len(drill.steps)} steps, {run.checks} checks held")
             return DrillReport(
                 drill.name,
@@ -132,6 +138,7 @@ def run_drill(drill: Drill, *, out: TextIO) -> DrillReport:
                 len(drill.steps),
                 run.checks,
                 run.incident_id,
+                run.review_text(),
             )
         finally:
             ctx.engine.dispose()
@@ -245,6 +252,8 @@ class _Run:
             incidents.post_update(ctx, iid, actor=step.by, text=step.text)
         elif isinstance(step, Resolve):
             incidents.resolve(ctx, iid, actor=step.by, summary=step.summary)
+        elif isinstance(step, ReviewDone):
+            review.mark_done(ctx, iid, actor=step.by)
         elif isinstance(step, Close):
             incidents.close(ctx, iid, actor=step.by)
 
@@ -330,6 +339,14 @@ class _Run:
         self.fired = []
 
     # -- helpers -------------------------------------------------------------------------
+
+    def review_text(self) -> str | None:
+        if self.incident_id is None:
+            return None
+        try:
+            return review.get(self.ctx, self.incident_id).text
+        except NotFound:
+            return None
 
     def _incident(self) -> str:
         if self.incident_id is None:

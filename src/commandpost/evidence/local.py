@@ -10,17 +10,25 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from commandpost.errors import InvalidInput, NotFound
+from commandpost.errors import EvidenceChanged, InvalidInput, NotFound
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 _READ_ONLY = 0o444
 
 
 def check_sha256(value: str) -> str:
     """The digest as a file name: anything else could walk out of the store's directory."""
-    if not _SHA256.fullmatch(value):
+    if not SHA256.fullmatch(value):
         raise InvalidInput(f"not a SHA-256 hex digest: {value[:80]!r}")
     return value
+
+
+def check_content(sha256: str, data: bytes) -> bytes:
+    """The bytes, if they still hash to their name: every store's `get` hands back only
+    what was sealed, so no caller can pass on a changed original by forgetting to check."""
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise EvidenceChanged(sha256)
+    return data
 
 
 class LocalEvidenceStore:
@@ -56,9 +64,10 @@ class LocalEvidenceStore:
 
     def get(self, sha256: str) -> bytes:
         try:
-            return self.path(sha256).read_bytes()
+            data = self.path(sha256).read_bytes()
         except FileNotFoundError:
             raise NotFound(f"evidence object {sha256} is missing from the store") from None
+        return check_content(sha256, data)
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
@@ -77,5 +86,5 @@ class LocalEvidenceStore:
             if not fan.is_dir() or len(fan.name) != 2:
                 continue
             for item in sorted(fan.iterdir()):
-                if _SHA256.fullmatch(item.name):
+                if SHA256.fullmatch(item.name):
                     yield item.name

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +22,9 @@ from commandpost.errors import InvalidInput
 from commandpost.ingest import metrics
 from commandpost.ingest.auth import Verifier, secret_name, verifier_for
 from commandpost.ingest.batch import Arrival, GroupCommit
-from commandpost.service.alerts import ingest_many, prepare
+from commandpost.service.alerts import IngestResult, Prepared, ingest_many, prepare
 from commandpost.service.context import Context
+from commandpost.service.origin import acting_from
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def alert_ingest_app(ctx: Context, settings: IngestSettings | None = None) -> WS
                 secret_name(auth),
             )
     # One per app: the deliveries its request threads take in share transactions.
-    commits = GroupCommit(lambda deliveries: ingest_many(ctx, deliveries))
+    commits = GroupCommit(lambda deliveries: _from_alerts(ctx, deliveries))
 
     def handle(environ: dict[str, Any], arrival: Arrival) -> tuple[AlertSource, dict[str, Any]]:
         name = str(environ.get("PATH_INFO", "")).removeprefix(PREFIX).strip("/")
@@ -144,6 +145,12 @@ def alert_ingest_app(ctx: Context, settings: IngestSettings | None = None) -> WS
         return _respond(start_response, 200, answer)
 
     return app
+
+
+def _from_alerts(ctx: Context, deliveries: Sequence[Prepared]) -> list[IngestResult]:
+    # Set where the batch runs: its leader may be another request's thread.
+    with acting_from("alert"):
+        return ingest_many(ctx, deliveries)
 
 
 def _source_label(environ: Mapping[str, Any]) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, SQLModel
 
 from commandpost.core import audit as chain
+from commandpost.service import origin
 from commandpost.storage import models as m
 from commandpost.storage.append import append
 from commandpost.storage.engine import lock_audit_chain
@@ -48,7 +49,11 @@ def record(
     incident_id: str | None,
     policy_version: str | None,
 ) -> chain.AuditRecord:
-    """Append one sealed event; the chain head follows at commit."""
+    """Append one sealed event; the chain head follows at commit. Under `origin.acting_from`
+    the event's data also says where the action came from (`via`), inside the hash."""
+    via = origin.current()
+    if via is not None and origin.KEY not in data:
+        data = {**data, origin.KEY: via}
     lock_audit_chain(session)
     head = _head(session)
     sealed = chain.seal(

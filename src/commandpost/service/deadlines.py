@@ -15,6 +15,7 @@ from commandpost.core.vocabulary import Role, Severity, Status
 from commandpost.service import timers
 from commandpost.service.context import Context, audit, direct, enqueue, load_incident, post
 from commandpost.service.gate_outcomes import on_silence
+from commandpost.service.origin import acting_from
 from commandpost.service.roles import holder
 from commandpost.storage import models as m
 from commandpost.storage.engine import lock_audit_chain, transaction
@@ -66,7 +67,10 @@ def fire_due(
                 scheduled = timers.earliest_noted(session)
                 if scheduled is not None and scheduled <= row.due_at:
                     break  # a firing scheduled something due sooner: keep due order
-                fired.append(_fire(session, ctx, row, now or ctx.now()))
+                # A firing acts for nobody in particular: whoever runs it (the runner, a
+                # worker, a drill, the CLI), the audit trail says a timer did it.
+                with acting_from("timer"):
+                    fired.append(_fire(session, ctx, row, now or ctx.now()))
     return fired
 
 

@@ -1,8 +1,11 @@
 """Sealed evidence: add it, read the original (chain of custody), verify the store.
 
-    ctx.evidence = LocalEvidenceStore(dir)    which store (default: COMMANDPOST_EVIDENCE_DIR)
+    ctx.evidence = LocalEvidenceStore(dir)    which store (default: what the settings choose,
+                                              `evidence.config.store_from_settings`)
     add(ctx, "INC-2026-0001", actor="erin", content=b"...", kind="output",
         label="transcript", media_type="text/plain")      -> EvidenceView
+    add_from_monitor(ctx, "INC-2026-0001", source="guardrail", content=b"...", kind="trace")
+                                                           -> (EvidenceView, created)
     read_original(ctx, evidence_id, actor="ivan", reason="counsel review") -> bytes
     verify(ctx)                                            -> StoreReport
     list_evidence(ctx, incident_id)                        -> list[EvidenceView]
@@ -22,12 +25,14 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from commandpost.core.policy import Policy
-from commandpost.errors import Conflict, InvalidInput, NotAuthorised, NotFound
-from commandpost.evidence import LocalEvidenceStore, redact
+from commandpost.errors import Conflict, EvidenceChanged, InvalidInput, NotAuthorised, NotFound
+from commandpost.evidence import redact
+from commandpost.evidence.config import store_from_settings
 from commandpost.service.context import Context, audit, load_incident, person_or_refuse, post
 from commandpost.service.ports import EvidenceStore
 from commandpost.service.roles import roles_of
 from commandpost.settings import Settings
+from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction, transaction
 from commandpost.storage.evidence_models import Evidence, EvidenceRead
 
@@ -37,7 +42,7 @@ PREVIEW_CHARS = 500
 
 def store_for(ctx: Context) -> EvidenceStore:
     if ctx.evidence is None:
-        ctx.evidence = LocalEvidenceStore(Settings().evidence_dir)
+        ctx.evidence = store_from_settings(Settings())
     return ctx.evidence
 
 
@@ -94,50 +99,122 @@ def add(
     label: str = "",
     media_type: str = "text/plain",
 ) -> EvidenceView:
-    if not content.strip():
-        raise InvalidInput("evidence needs text or a link")
-    if kind not in KINDS:
-        raise InvalidInput(f"unknown evidence kind {kind!r}; use one of {', '.join(KINDS)}")
+    _check(content, kind)
     with transaction(ctx.engine) as session:
         incident = load_incident(session, incident_id, lock=True)
-        policy = ctx.policy_for(incident)
-        person_or_refuse(policy, actor)
-        # Sealed before the record: if the transaction fails, an unreferenced object is
-        # left (harmless, content-addressed); the other order could leave a record whose
-        # original was never stored.
-        sha256 = store_for(ctx).put(content)
-        row = Evidence(
-            incident_id=incident.id,
-            sha256=sha256,
-            size=len(content),
-            media_type=media_type[:100],
-            kind=kind,
-            label=label.strip()[:200],
-            added_by=actor,
-            added_at=ctx.now(),
-            redacted=channel_copy(content, media_type=media_type, policy=policy),
-        )
-        session.add(row)
-        session.flush()
-        audit(
+        person_or_refuse(ctx.policy_for(incident), actor)
+        return _seal(
             session,
             ctx,
             incident,
             actor=actor,
-            kind="evidence.added",
-            evidence_id=row.id,
-            sha256=sha256,
-            size=row.size,
-            evidence_kind=kind,
-            label=row.label,
-            media_type=row.media_type,
+            content=content,
+            kind=kind,
+            label=label,
+            media_type=media_type,
         )
-        preview = row.redacted
-        if len(preview) > PREVIEW_CHARS:
-            preview = preview[: PREVIEW_CHARS - 1] + "…"
-        # The same line a responder always saw; the hash and id are in the audit event.
-        post(session, ctx, incident, f"Evidence from {actor}: {preview}")
-        return view(row)
+
+
+MONITOR_PREFIX = "monitor:"
+
+
+def add_from_monitor(
+    ctx: Context,
+    incident_id: str,
+    *,
+    source: str,
+    content: bytes,
+    kind: str,
+    label: str = "",
+    media_type: str = "application/octet-stream",
+) -> tuple[EvidenceView, bool]:
+    """Evidence a monitor posted (`POST /incidents/<id>/evidence`), already authenticated
+    as `source`. The same bytes for the same incident again are the record already made
+    (False): a monitor retrying after a lost answer must not add the evidence twice."""
+    _check(content, kind)
+    with transaction(ctx.engine) as session:
+        # The lock serialises the check below with a concurrent retry of the same bytes.
+        incident = load_incident(session, incident_id, lock=True)
+        sha256 = hashlib.sha256(content).hexdigest()
+        existing = session.exec(
+            select(Evidence)
+            .where(
+                Evidence.incident_id == incident.id,
+                Evidence.sha256 == sha256,
+                col(Evidence.deleted_at).is_(None),
+            )
+            .order_by(col(Evidence.id))
+        ).first()
+        if existing is not None:
+            return view(existing), False
+        added = _seal(
+            session,
+            ctx,
+            incident,
+            actor=f"{MONITOR_PREFIX}{source}"[:80],
+            content=content,
+            kind=kind,
+            label=label,
+            media_type=media_type,
+        )
+        return added, True
+
+
+def _check(content: bytes, kind: str) -> None:
+    if not content.strip():
+        raise InvalidInput("evidence needs text or a link")
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown evidence kind {kind!r}; use one of {', '.join(KINDS)}")
+
+
+def _seal(
+    session: Session,
+    ctx: Context,
+    incident: m.Incident,
+    *,
+    actor: str,
+    content: bytes,
+    kind: str,
+    label: str,
+    media_type: str,
+) -> EvidenceView:
+    policy = ctx.policy_for(incident)
+    # Sealed before the record: if the transaction fails, an unreferenced object is left
+    # (harmless, content-addressed); the other order could leave a record whose original
+    # was never stored.
+    sha256 = store_for(ctx).put(content)
+    row = Evidence(
+        incident_id=incident.id,
+        sha256=sha256,
+        size=len(content),
+        media_type=media_type[:100],
+        kind=kind,
+        label=label.strip()[:200],
+        added_by=actor,
+        added_at=ctx.now(),
+        redacted=channel_copy(content, media_type=media_type, policy=policy),
+    )
+    session.add(row)
+    session.flush()
+    audit(
+        session,
+        ctx,
+        incident,
+        actor=actor,
+        kind="evidence.added",
+        evidence_id=row.id,
+        sha256=sha256,
+        size=row.size,
+        evidence_kind=kind,
+        label=row.label,
+        media_type=row.media_type,
+    )
+    preview = row.redacted
+    if len(preview) > PREVIEW_CHARS:
+        preview = preview[: PREVIEW_CHARS - 1] + "…"
+    # The same line a responder always saw; the hash and id are in the audit event.
+    post(session, ctx, incident, f"Evidence from {actor}: {preview}")
+    return view(row)
 
 
 def may_act(
@@ -171,12 +248,13 @@ def read_original(ctx: Context, evidence_id: int, *, actor: str, reason: str) ->
             )
         if row.deleted_at is not None:
             raise Conflict(f"evidence #{evidence_id} was deleted: {row.deleted_reason}")
-        content = store_for(ctx).get(row.sha256)
-        if hashlib.sha256(content).hexdigest() != row.sha256:
+        try:
+            content = store_for(ctx).get(row.sha256)
+        except EvidenceChanged:
             raise Conflict(
                 f"evidence #{evidence_id} no longer matches its SHA-256 {row.sha256}: "
                 "the stored object was changed; run `commandpost evidence-store verify`"
-            )
+            ) from None
         session.add(
             EvidenceRead(
                 evidence_id=evidence_id, reader=actor, read_at=ctx.now(), reason=reason.strip()
@@ -218,10 +296,10 @@ def verify(ctx: Context) -> StoreReport:
     for name in store.iter():
         checked += 1
         try:
-            content = store.get(name)
+            store.get(name)  # every store re-hashes what it reads
         except NotFound:
             continue  # deleted while we looked
-        if hashlib.sha256(content).hexdigest() != name:
+        except EvidenceChanged:
             changed.append(name)
     missing = sorted(sha for sha in wanted if not store.exists(sha))
     return StoreReport(checked=checked, changed=tuple(changed), missing=tuple(missing))

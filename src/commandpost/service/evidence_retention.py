@@ -1,7 +1,8 @@
 """Legal holds and retention: what may be deleted, when, and who may stop it.
 
     place_hold(ctx, "INC-2026-0001", actor="ivan", reason="litigation notice")
-    release_hold(ctx, "INC-2026-0001", actor="ivan")   # only roles in evidence.hold_releasers
+    release_hold(ctx, "INC-2026-0001", actor="ivan", reason="matter settled")
+                                          # only roles in evidence.hold_releasers
     run_retention(ctx, actor="retention")               -> list[Deletion]
 
 Retention counts from when the incident ended (closed, else resolved): evidence of an open
@@ -59,7 +60,9 @@ def place_hold(ctx: Context, incident_id: str, *, actor: str, reason: str) -> Le
         return hold
 
 
-def release_hold(ctx: Context, incident_id: str, *, actor: str) -> LegalHold:
+def release_hold(ctx: Context, incident_id: str, *, actor: str, reason: str) -> LegalHold:
+    if not reason.strip():
+        raise InvalidInput("releasing a legal hold needs a reason (--reason)")
     with transaction(ctx.engine) as session:
         incident = load_incident(session, incident_id, lock=True)
         policy = ctx.policy_for(incident)
@@ -75,8 +78,16 @@ def release_hold(ctx: Context, incident_id: str, *, actor: str) -> LegalHold:
         hold.released_by = actor
         hold.released_at = ctx.now()
         session.add(hold)
-        audit(session, ctx, incident, actor=actor, kind="hold.released", hold_id=hold.id)
-        post(session, ctx, incident, f"Legal hold released by {actor}.")
+        audit(
+            session,
+            ctx,
+            incident,
+            actor=actor,
+            kind="hold.released",
+            hold_id=hold.id,
+            reason=reason.strip(),
+        )
+        post(session, ctx, incident, f"Legal hold released by {actor}: {reason.strip()}")
         return hold
 
 

@@ -246,6 +246,10 @@ def resolve(ctx: Context, incident_id: str, *, actor: str, summary: str) -> None
             f"Resolved by {actor} after "
             f"{format_duration(now - incident.declared_at)}: {summary.strip()}",
         )
+        # Imported here: the review module uses require_role from this one.
+        from commandpost.service.review import open_review
+
+        open_review(session, ctx, incident, actor=actor)
 
 
 def _locked_for_ic(
@@ -263,6 +267,9 @@ def close(ctx: Context, incident_id: str, *, actor: str) -> None:
             session, ctx, incident_id, actor=actor, doing="close the incident"
         )
         check_transition(Status(incident.status), Status.CLOSED)
+        from commandpost.service.review import require_done
+
+        require_done(session, incident)
         incident.status = Status.CLOSED.value
         incident.closed_at = ctx.now()
         session.add(incident)

@@ -199,4 +199,5 @@ class SlackEvent(SQLModel, table=True):
 from commandpost.storage import alert_models as alert_models  # noqa: E402  (registers its tables)
 from commandpost.storage import evidence_models as evidence_models  # noqa: E402  (registers its tables)
 from commandpost.storage import notice_models as notice_models  # noqa: E402  (registers its tables)
+from commandpost.storage import review_models as review_models  # noqa: E402  (registers its tables)
 from commandpost.storage import teams_models as teams_models  # noqa: E402  (registers its tables)

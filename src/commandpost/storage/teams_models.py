@@ -1,4 +1,5 @@
-"""Tables of the Teams adapter: approval links used, and the cards posted per object.
+"""Tables of the Teams adapter: approval links used (gates, notices), and the cards posted
+per object.
 
 Registered on SQLModel.metadata by the import at the end of `storage.models`.
 """
@@ -38,3 +39,17 @@ class TeamsCard(SQLModel, table=True):
     revision: int
     digest: str = Field(max_length=64)
     posted_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TeamsNoticeLinkUse(SQLModel, table=True):
+    """A signed notice-review link that was spent: its nonce can never decide again.
+
+    Apart from `teams_link_uses` because that one's `gate_id` is a foreign key to a gate."""
+
+    __tablename__ = "teams_notice_link_uses"
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    notice_id: int = Field(foreign_key="notices.id", index=True)
+    person_id: str = Field(max_length=80)
+    decision: str = Field(max_length=20)
+    used_at: datetime = Field(sa_type=UTCDateTime)

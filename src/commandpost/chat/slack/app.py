@@ -33,6 +33,7 @@ from commandpost.core.policy import Policy
 from commandpost.runtime import build_context
 from commandpost.service import outbox
 from commandpost.service.context import Context
+from commandpost.service.origin import carried
 from commandpost.service.ports import Clock, SystemClock
 from commandpost.storage import models as m
 from commandpost.storage.engine import transaction, urgent_writes
@@ -256,7 +257,8 @@ class AfterAck:
             thread.start()
 
     def submit(self, work: ls.Work, *, urgent: bool = False) -> None:
-        (self._urgent if urgent else self._routine).put(work)
+        # A thread starts with no context: the work takes its origin along (service.origin).
+        (self._urgent if urgent else self._routine).put(carried(work))
 
     @staticmethod
     def _run(waiting: queue.SimpleQueue[ls.Work | None], urgent: bool) -> None:

@@ -37,9 +37,17 @@ _HELP: dict[str, tuple[str, str]] = {
         "post a status update (restarts the update-cadence timer)",
     ),
     "evidence": ("evidence <text or link>", "record evidence (sealed; redacted here)"),
+    "hold": (
+        "hold <reason> | hold release <reason>",
+        "legal hold: keep the evidence until the policy's hold releasers release it",
+    ),
     "timeline": ("timeline", "show the timeline"),
     "roles": ("roles", "who holds which role"),
     "resolve": ("resolve <summary>", "resolve the incident"),
+    "review": (
+        "review | review done",
+        "show the post-incident review draft (only you see it) | mark it done (the IC)",
+    ),
     "close": ("close", "close after the post-incident review"),
     "approve": ("approve <gate> [reason]", "approve a gate (the button does the same)"),
     "reject": ("reject <gate> <reason>", "reject a gate, saying why"),
@@ -154,6 +162,22 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Place a legal hold on the incident's evidence."""
+
+    subcommand: ClassVar[str] = "hold"
+    reason: str
+
+
+@dataclass(frozen=True)
+class HoldRelease:
+    """`hold release <reason>`: lift the legal hold (the policy's hold_releasers only)."""
+
+    subcommand: ClassVar[str] = "hold"
+    reason: str
+
+
+@dataclass(frozen=True)
 class Timeline:
     subcommand: ClassVar[str] = "timeline"
 
@@ -167,6 +191,20 @@ class Roles:
 class Resolve:
     subcommand: ClassVar[str] = "resolve"
     summary: str
+
+
+@dataclass(frozen=True)
+class Review:
+    """Show the post-incident review to the person asking."""
+
+    subcommand: ClassVar[str] = "review"
+
+
+@dataclass(frozen=True)
+class ReviewDone:
+    """`review done`: the incident commander marks the review done, so close can go ahead."""
+
+    subcommand: ClassVar[str] = "review"
 
 
 @dataclass(frozen=True)
@@ -215,6 +253,7 @@ class Help:
 
 Command: TypeAlias = (
     Declare | DeclareModal | Ack | Assign | Handover | Sev | StatusChange | Contain | Notify
-    | Note | Update | Evidence | Timeline | Roles | Resolve | Close | Approve | Reject | Escalate
+    | Note | Update | Evidence | Hold | HoldRelease | Timeline | Roles | Resolve | Review
+    | ReviewDone | Close | Approve | Reject | Escalate
     | Confirm | List | Help
 )  # fmt: skip

@@ -49,11 +49,15 @@ from commandpost.chat.slack.command_types import (
     Evidence,
     Handover,
     Help,
+    Hold,
+    HoldRelease,
     List,
     Note,
     Notify,
     Reject,
     Resolve,
+    Review,
+    ReviewDone,
     Roles,
     Sev,
     StatusChange,
@@ -80,11 +84,15 @@ __all__ = [
     "Evidence",
     "Handover",
     "Help",
+    "Hold",
+    "HoldRelease",
     "List",
     "Note",
     "Notify",
     "Reject",
     "Resolve",
+    "Review",
+    "ReviewDone",
     "Roles",
     "Sev",
     "StatusChange",
@@ -308,6 +316,28 @@ def _notify(w: _Words) -> Notify:
     return Notify(template, facts)
 
 
+def _hold(w: _Words) -> Hold | HoldRelease:
+    start = w.pos
+    try:
+        got = w.next()
+    except UsageError:
+        got = None  # an apostrophe in the reason ("don't delete"): free text, as typed
+    if got is not None and got[1] and got[0].lower() == "release":
+        return HoldRelease(w.rest() or w.fail("hold release needs a reason: why it may go"))
+    w.pos = start
+    return Hold(w.rest() or w.fail("hold needs a reason: why the evidence must be kept"))
+
+
+def _review(w: _Words) -> Review | ReviewDone:
+    got = w.next()
+    if got is None:
+        return Review()
+    if got[0].lower() != "done":
+        w.fail(f"review takes nothing or `done`, not {got[0]!r}")
+    w.done()
+    return ReviewDone()
+
+
 def _help(w: _Words) -> Help:
     got = w.next()
     if got is None:
@@ -339,9 +369,11 @@ _PARSERS: dict[str, Callable[[_Words], Command]] = {
     "note": lambda w: Note(w.rest() or w.fail("note needs some text")),
     "update": lambda w: Update(w.rest() or w.fail("update needs the text of the update")),
     "evidence": lambda w: Evidence(w.rest() or w.fail("evidence needs a text or a link")),
+    "hold": _hold,
     "timeline": _no_args(Timeline),
     "roles": _no_args(Roles),
     "resolve": lambda w: Resolve(w.rest() or w.fail("resolve needs a summary")),
+    "review": _review,
     "close": _no_args(Close),
     "approve": lambda w: Approve(_gate(w), w.rest() or None),
     "reject": lambda w: Reject(_gate(w), w.rest() or w.fail("reject needs a reason")),
@@ -383,7 +415,8 @@ def _quote(text: str) -> str:
 
 def render(cmd: Command) -> str:
     """The text Slack would send for `cmd` (`&`, `<`, `>` escaped, people as `<@U…>`)."""
-    words = [cmd.subcommand]
+    words = [cmd.subcommand, *(["release"] if isinstance(cmd, HoldRelease) else [])]
+    words += ["done"] if isinstance(cmd, ReviewDone) else []
     for spec in fields(cmd):
         value = getattr(cmd, spec.name)
         if value is None:
@@ -394,6 +427,8 @@ def render(cmd: Command) -> str:
             words += [f"{key}={_quote(_slack(val))}" for key, val in value.items()]
         elif isinstance(value, Enum):
             words.append(str(value.value).lower())
+        elif isinstance(cmd, Hold) and str(value).lower() == "release":
+            words.append(f'"{value}"')  # bare, it would read as `hold release`
         else:
             words += ["--"] if isinstance(cmd, Contain) and spec.name == "reason" else []
             words.append(_quote(_slack(str(value))))

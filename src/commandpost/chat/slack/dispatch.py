@@ -11,8 +11,9 @@ from commandpost.chat.slack import commands as c
 from commandpost.core.gates import Decision
 from commandpost.core.policy import Person, Policy
 from commandpost.errors import NotFound
-from commandpost.service import audit_log, gates, incidents, notices, roles
+from commandpost.service import audit_log, gates, incidents, notices, review, roles
 from commandpost.service.context import Context
+from commandpost.service.evidence_retention import place_hold, release_hold
 from commandpost.service.incidents import Declaration
 from commandpost.service.notice_rows import catalogue_for
 
@@ -95,8 +96,21 @@ def _in_incident(ctx: Context, cmd: c.Command, *, actor: str, incident_id: str) 
             ctx, incident_id, actor=actor, text=cmd.text, evidence=isinstance(cmd, c.Evidence)
         )
         return None
+    if isinstance(cmd, c.Hold):
+        place_hold(ctx, incident_id, actor=actor, reason=cmd.reason)
+        return None
+    if isinstance(cmd, c.HoldRelease):
+        # Who may release is checked in the service; a refusal reaches only the actor.
+        release_hold(ctx, incident_id, actor=actor, reason=cmd.reason)
+        return None
     if isinstance(cmd, c.Resolve):
         incidents.resolve(ctx, incident_id, actor=actor, summary=cmd.summary)
+        return None
+    if isinstance(cmd, c.Review):
+        return _review_text(ctx, incident_id)
+    if isinstance(cmd, c.ReviewDone):
+        # Only the incident commander may: checked in the service.
+        review.mark_done(ctx, incident_id, actor=actor)
         return None
     if isinstance(cmd, c.Close):
         incidents.close(ctx, incident_id, actor=actor)
@@ -121,6 +135,28 @@ def _in_incident(ctx: Context, cmd: c.Command, *, actor: str, incident_id: str) 
             for r in rows
         )
     raise NotFound(f"/incident {cmd.subcommand} is not available here")
+
+
+# Slack shows about 4,000 characters of a message's text; a long timeline is cut, with a
+# pointer to the whole document.
+_REVIEW_SHOWN = 3500
+
+
+def _review_text(ctx: Context, incident_id: str) -> str:
+    row = review.get(ctx, incident_id)
+    state = f"done by {row.done_by}" if row.done_by else "draft"
+    text = row.text.rstrip()
+    if len(text) > _REVIEW_SHOWN:
+        more = len(text) - _REVIEW_SHOWN
+        text = (
+            f"{text[:_REVIEW_SHOWN]}\n… ({more} more characters: "
+            f"`commandpost review show {row.incident_id}`)"
+        )
+    return (
+        f"Post-incident review of {row.incident_id} ({state}, version {row.version}); edit it "
+        f"with `commandpost review edit {row.incident_id} --file …`, then the incident "
+        f"commander runs `/incident review done`.\n```\n{text}\n```"
+    )
 
 
 def _notify(ctx: Context, cmd: c.Notify, *, actor: str, incident_id: str) -> str:

@@ -41,6 +41,7 @@ from commandpost.core.gates import Decision
 from commandpost.errors import UserError
 from commandpost.service import gates, roles
 from commandpost.service.context import Context
+from commandpost.service.origin import acting_from
 from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction
 
@@ -97,9 +98,12 @@ class Listeners:
     def attempt(
         self, client: WebClient, work: Callable[[], str | None], *, channel: str | None, user: str
     ) -> bool:
-        """Run `work`; a UserError (or a bug) is shown to the user alone. Delivers after."""
+        """Run `work`; a UserError (or a bug) is shown to the user alone. Delivers after.
+        Every person's action from Slack comes through here, on whichever thread runs it, so
+        this is where the audit trail learns it came from Slack."""
         try:
-            reply = work()
+            with acting_from("slack"):
+                reply = work()
         except UserError as exc:
             self.refuse(client, channel=channel, user=user, text=f":no_entry: {exc}")
             return False

@@ -21,6 +21,7 @@ from commandpost.chat.slack.app import AfterAck, Deliverer, SlackSettings, build
 from commandpost.core.policy import Policy
 from commandpost.ingest import IngestSettings, alert_ingest_app, is_alert_path
 from commandpost.scheduling import DeadlineRunner, metrics_wsgi_app, start_runner
+from commandpost.service import review_metrics
 from commandpost.service.context import Context
 
 if TYPE_CHECKING:
@@ -37,11 +38,16 @@ Mount = tuple[Callable[[str], bool], WSGIApp]
 
 
 def health_app(
-    slack: SlackRequestHandler, alerts: WSGIApp | None = None, *, mounts: Sequence[Mount] = ()
+    slack: SlackRequestHandler,
+    alerts: WSGIApp | None = None,
+    *,
+    mounts: Sequence[Mount] = (),
+    metrics: WSGIApp | None = None,
 ) -> WSGIApp:
-    """Health, metrics and, when given, the alert endpoints and other mounted apps (Teams'
-    approval page) in front of Slack's."""
-    metrics = metrics_wsgi_app()
+    """Health, metrics (the process's, or `metrics`: with the incident metrics of a database)
+    and, when given, the alert endpoints and other mounted apps (Teams' approval page) in
+    front of Slack's."""
+    metrics = metrics or metrics_wsgi_app()
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         get = environ.get("REQUEST_METHOD") == "GET"
@@ -49,7 +55,7 @@ def health_app(
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"ok\n"]
         if environ.get("PATH_INFO") == "/metrics" and get:
-            return metrics(environ, start_response)  # type: ignore[no-any-return]
+            return metrics(environ, start_response)
         path = str(environ.get("PATH_INFO", ""))
         if alerts is not None and is_alert_path(path):
             return alerts(environ, start_response)
@@ -100,7 +106,12 @@ class SlackServer:
     ) -> SlackServer:
         """Serve in background threads. `run_deadlines=False` leaves firing deadlines to
         someone else (a `commandpost worker`, or a test that moves a simulated clock)."""
-        wsgi = health_app(SlackRequestHandler(self.app), self.alerts, mounts=self.mounts)
+        wsgi = health_app(
+            SlackRequestHandler(self.app),
+            self.alerts,
+            mounts=self.mounts,
+            metrics=review_metrics.metrics_app(self.ctx),
+        )
         self._server = create_server(wsgi, host=host, port=port, threads=8, ident="commandpost")
         self.deliverer.start()
         if run_deadlines:

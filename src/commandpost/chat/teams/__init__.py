@@ -1,7 +1,8 @@
 """Microsoft Teams: Adaptive Cards to webhooks, signed approval links, outgoing-webhook
 commands. The public face; see docs/teams/README.md.
 
-    approval_app(ctx, settings)   WSGI app for /teams/approve and /teams/command
+    approval_app(ctx, settings)   WSGI app for /teams/approve, /teams/notice and
+                                  /teams/command
     is_teams_path(path)           whether a request path belongs to it
     TeamsChat                     the chat port posting cards to Teams webhooks
 """

@@ -4,6 +4,7 @@
                                   far) and a form; sets a CSRF cookie
     POST /teams/approve           token + CSRF value + decision (+ reason, required to
                                   reject): decided through `service.gates.decide`
+    GET, POST /teams/notice       the notice review page (`notice_page`)
     POST /teams/command           a Teams outgoing webhook (see `outgoing`)
 
 Mount it with `is_teams_path(environ["PATH_INFO"])` in front of the other apps. A link that
@@ -31,6 +32,7 @@ from commandpost.chat.teams.outgoing import CommandHandler
 from commandpost.core.gates import Decision
 from commandpost.errors import Conflict, NotAuthorised, NotFound, UserError
 from commandpost.service.context import Context
+from commandpost.service.origin import acting_from
 from commandpost.settings import Settings
 from commandpost.templating import environment
 
@@ -52,6 +54,7 @@ _CHOICES = (
 _STATUS = {
     "malformed": "403 Forbidden",
     "forged": "403 Forbidden",
+    "wrong_kind": "403 Forbidden",
     "csrf": "403 Forbidden",
     "not_allowed": "403 Forbidden",
     "unknown": "404 Not Found",
@@ -73,6 +76,12 @@ _HEADERS = [
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
     ),
 ]
+# The approval page's one script (the reason is required once Reject is chosen) runs by
+# nonce; the server checks the reason anyway.
+_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}';"
+    " form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def is_teams_path(path: str) -> bool:
@@ -117,8 +126,13 @@ class ApprovalPages:
         cookie: str | None = None,
         **values: Any,
     ) -> list[bytes]:
-        body = self.templates.get_template(template).render(**values).encode()
-        headers = [*_HEADERS, ("Content-Length", str(len(body)))]
+        nonce = secrets.token_urlsafe(16)
+        body = self.templates.get_template(template).render(nonce=nonce, **values).encode()
+        headers = [
+            *(h for h in _HEADERS if h[0] != "Content-Security-Policy"),
+            ("Content-Security-Policy", _CSP.format(nonce=nonce)),
+            ("Content-Length", str(len(body))),
+        ]
         if cookie is not None:
             headers.append(
                 (
@@ -238,7 +252,8 @@ class ApprovalPages:
         if decision is Decision.REJECT and not reason:
             return again("A rejection needs a reason: say why, so the requester can act on it.")
         try:
-            state = flow.decide(self.ctx, claims, decision=decision, reason=reason or None)
+            with acting_from("teams"):  # the page is reached only from a Teams card
+                state = flow.decide(self.ctx, claims, decision=decision, reason=reason or None)
         except LinkRefused as exc:
             return self.refuse(start_response, exc.why, str(exc))
         except (NotAuthorised, NotFound) as exc:
@@ -266,6 +281,11 @@ def approval_app(ctx: Context, settings: Settings) -> WSGIApp:
     pages = ApprovalPages(ctx, LinkSigner(secret), templates=templates) if secret else None
     token = settings.teams_outgoing_token
     commands = CommandHandler(ctx, token.get_secret_value()) if token else None
+    # Imported here: notice_page shares this module's headers and form reading.
+    from commandpost.chat.teams.notice_links import NOTICE_PATH
+    from commandpost.chat.teams.notice_page import NoticePages
+
+    notice_pages = NoticePages(ctx, LinkSigner(secret), templates=templates) if secret else None
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -276,6 +296,14 @@ def approval_app(ctx: Context, settings: Settings) -> WSGIApp:
             if method != "POST":
                 return _plain(start_response, "405 Method Not Allowed", "POST only\n")
             return commands(environ, start_response)
+        if path == NOTICE_PATH:
+            if notice_pages is None:
+                return _plain(start_response, "503 Service Unavailable", "not configured\n")
+            if method == "GET":
+                return notice_pages.get(environ, start_response)
+            if method == "POST":
+                return notice_pages.post(environ, start_response)
+            return _plain(start_response, "405 Method Not Allowed", "GET or POST only\n")
         if path != APPROVE_PATH:
             return _plain(start_response, "404 Not Found", "not found\n")
         if pages is None:

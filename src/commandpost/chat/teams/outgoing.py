@@ -39,6 +39,7 @@ from commandpost.service import incidents
 from commandpost.service.context import Context
 from commandpost.service.ids import parse_incident_id
 from commandpost.service.incidents import Declaration
+from commandpost.service.origin import acting_from
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,8 @@ class CommandHandler:
             incident_id = parse_incident_id(words[0])
             words = words[1:]
         try:
-            return self._run(person, " ".join(words), incident_id) or "Done."
+            with acting_from("teams"):
+                return self._run(person, " ".join(words), incident_id) or "Done."
         except UserError as exc:
             return str(exc)
 

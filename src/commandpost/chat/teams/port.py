@@ -3,8 +3,10 @@
     open_channel   a webhook cannot create a channel: the incident's summary card
                    (revision 1) goes to the incident's configured channel instead
     post           a gate request is a gate card with one signed Approve / Reject /
-                   Escalate link set per eligible approver; anything else a small text card.
-                   Before any message about an incident, each of its gate cards whose gate
+                   Escalate link set per eligible approver; a notice drafted for review a
+                   notice-review card with Approve / Reject links per reviewer
+                   (`notice_post`); anything else a small text card. Before any message
+                   about an incident, each of its gate and notice cards whose object
                    changed since it was posted is posted again as the next revision (a
                    decided gate: the follow-up card with the outcome). After it, `settle`
                    re-posts the summary when what it shows changed.
@@ -36,7 +38,7 @@ from sqlmodel import Session, select
 
 from commandpost.chat.slack import views
 from commandpost.chat.slack.blocks_gate import GateOutcomeView
-from commandpost.chat.teams import cards
+from commandpost.chat.teams import cards, notice_post
 from commandpost.chat.teams.approval_flow import eligible_approvers
 from commandpost.chat.teams.approvals import LinkSigner, approval_url
 from commandpost.chat.teams.cardtext import Card, body_bytes, envelope
@@ -244,18 +246,26 @@ class TeamsChat:
             )
             return cards.gate_decided_card(view, outcome, stamp), gate.state
 
+    def notice_card(self, notice_id: int, revision: int) -> tuple[Card, str] | None:
+        """The notice's review card as the notice is now (`notice_post`)."""
+        return notice_post.review_card(self, notice_id, revision)
+
     def _refresh_gates(self, url: str, incident_id: str) -> None:
+        """Re-post each gate and notice card of the incident whose object changed (or
+        whose links expired) since it was posted."""
+        builders = {"gate": self.gate_card, "notice": self.notice_card}
         with read_transaction(self.engine) as session:
             keys = [
                 row.key
                 for row in session.exec(
                     select(TeamsCard).where(TeamsCard.incident_id == incident_id)
                 )
-                if row.key.startswith("gate:")
+                if row.key.split(":")[0] in builders
             ]
-        for key in sorted(keys, key=lambda k: int(k.split(":")[1])):
-            gate_id = int(key.split(":")[1])
-            self._post_revision(url, key, incident_id, lambda r, g=gate_id: self.gate_card(g, r))
+        for key in sorted(keys, key=lambda k: (k.split(":")[0], int(k.split(":")[1]))):
+            kind, ref = key.split(":")
+            build, ref_id = builders[kind], int(ref)
+            self._post_revision(url, key, incident_id, lambda r, b=build, i=ref_id: b(i, r))
 
     # --------------------------------------------------------------------------- post
     def post(
@@ -268,10 +278,13 @@ class TeamsChat:
         if incident_id is not None:
             self._refresh_gates(url, incident_id)
         kind, _, ref = (card or "").partition(":")
-        if kind == "gate" and ref.isdigit() and incident_id is not None:
-            key = f"gate:{ref}"
-            if self._stored(key) is None:
-                self._post_revision(url, key, incident_id, lambda r: self.gate_card(int(ref), r))
+        first = {"gate": self.gate_card, "notice": self.notice_card}.get(kind)
+        if first is not None and ref.isdigit() and incident_id is not None:
+            key = f"{kind}:{ref}"
+            # The first card of a gate or notice; later changes are re-posted just above.
+            if self._stored(key) is None and self._post_revision(
+                url, key, incident_id, lambda r: first(int(ref), r)
+            ):
                 self._stale().add((url, incident_id))
                 return
         self._send(url, cards.text_card(text, incident_id=incident_id, at=self.clock.now()), "post")
