@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session, col, select
 
 from commandpost.core.vocabulary import IncidentClass, Severity
-from commandpost.errors import DeliveryFailed
+from commandpost.errors import DeliveryFailed, PolicyInvalid
+from commandpost.policy_file import load_policy
 from commandpost.service import gates, roles
 from commandpost.service.context import Context
 from commandpost.service.incidents import Declaration, declare
@@ -200,3 +203,37 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+def cli_on(db_url: str, env: dict[str, str]) -> Cli:
+    """A `cli(*args)` running the command line on `db_url` with `env` added: (exit code,
+    stdout, stderr)."""
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        done = run_cli(*args, db_url=db_url, env=env)
+        return done.returncode, done.stdout, done.stderr
+
+    return cli
+
+
+def declare_by_cli(cli: Cli) -> str:
+    """Upgrade `cli`'s database and declare a SEV1 data-leakage incident as alice; its id."""
+    assert cli("db", "upgrade")[0] == 0
+    code, out, err = cli("declare", "SEV1", "data_leakage", "Leak in replies", "--as", "alice")
+    assert code == 0, err
+    return re.findall(r"declared (INC-\d{4}-\d{4})", out)[0]
+
+
+# -- the policy file ---------------------------------------------------------------------------
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    """The problems the policy check reports for a policy file holding `text`."""
+    path = tmp_path / "policy.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(PolicyInvalid) as caught:
+        load_policy(path)
+    return caught.value.problems

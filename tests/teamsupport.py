@@ -1,9 +1,11 @@
 """Stand-ins for Teams in tests: a webhook receiver on port 0, the approval app served over
-real HTTP, and Adaptive Card schema validation."""
+real HTTP, a browser's part on its link pages (open, read the CSRF value, submit), and
+Adaptive Card schema validation."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import httpx
 import jsonschema
 from pydantic import SecretStr
 
@@ -23,9 +26,12 @@ from commandpost.chat.teams.cardtext import MESSAGE_LIMIT, body_bytes
 from commandpost.service.context import Context
 from commandpost.settings import Settings
 
+from .support import counts
+
 SCHEMA = Path(__file__).resolve().parent / "schemas" / "adaptive_card_1.5.schema.json"
 LINK_SECRET = "test-link-secret-0123456789abcdef"
 OUTGOING_TOKEN = "c2VjcmV0LXRlYW1zLXRva2VuLTAxMjM0NTY3ODk="  # base64, as Teams shows it
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @cache
@@ -159,3 +165,44 @@ def gate_cards(receiver: Receiver, gate_id: int) -> list[dict[str, Any]]:
     """The pending-gate cards for `gate_id` the receiver got, oldest first."""
     wanted = f"Gate #{gate_id} needs a decision"
     return [c for c in receiver.cards() if wanted in str(c["body"][0].get("text", ""))]
+
+
+# -- a browser on the link pages (/teams/approve, /teams/notice) ----------------------------
+def open_page(client: httpx.Client, url: str, token: str, d: str = "approve") -> httpx.Response:
+    return client.get(url, params={"token": token, "d": d})
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = _CSRF.search(page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def submit_page(
+    client: httpx.Client, url: str, *, token: str, csrf: str, decision: str, reason: str = ""
+) -> httpx.Response:
+    form = {"token": token, "csrf": csrf, "decision": decision, "reason": reason}
+    return client.post(url, data=form)
+
+
+def refused(response: httpx.Response, why: str) -> None:
+    assert f'data-why="{why}"' in response.text, response.text
+    assert "Nothing was recorded" in response.text
+
+
+def assert_csrf_checked(ctx: Context, *, url: str, token: str, tables: tuple[str, ...]) -> None:
+    """A POST without the CSRF value the page's GET set up (none, cut, or another browser's
+    cookie) is refused and writes nothing."""
+    before = counts(ctx, tables)
+
+    def post(client: httpx.Client, csrf: str) -> httpx.Response:
+        return submit_page(client, url, token=token, csrf=csrf, decision="approve")
+
+    with httpx.Client() as client:
+        refused(post(client, ""), "csrf")  # no GET, no cookie
+        csrf = csrf_of(open_page(client, url, token))
+        refused(post(client, ""), "csrf")
+        refused(post(client, csrf[:-2] + "xx"), "csrf")
+    with httpx.Client() as other:  # another browser: its cookie does not match
+        refused(post(other, csrf), "csrf")
+    assert counts(ctx, tables) == before

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from .support import run_cli
+from .support import cli_on, declare_by_cli
 
 
 def test_seal_show_verify_hold_and_export_from_the_command_line(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
     env = {
         "COMMANDPOST_EVIDENCE_DIR": str(tmp_path / "evidence"),
         "COMMANDPOST_EXPORT_SIGNING_SECRET": "s3cret",
     }
-
-    def cli(*args: str) -> tuple[int, str, str]:
-        done = run_cli(*args, db_url=db, env=env)
-        return done.returncode, done.stdout, done.stderr
-
-    assert cli("db", "upgrade")[0] == 0
-    code, out, err = cli("declare", "SEV1", "data_leakage", "Leak in replies", "--as", "alice")
-    assert code == 0, err
-    iid = re.findall(r"declared (INC-\d{4}-\d{4})", out)[0]
+    cli = cli_on(f"sqlite:///{tmp_path / 'cli.db'}", env)
+    iid = declare_by_cli(cli)
     sample = tmp_path / "reply.txt"
     sample.write_text("quoted bob.smith@example.com")
     code, out, err = cli(

@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from commandpost.core.vocabulary import IncidentClass
-from commandpost.errors import PolicyInvalid
 from commandpost.policy_file import load_policy
 
-from .support import POLICY_FILE, run_cli
+from .support import POLICY_FILE, problems_of, run_cli
 
 SHIPPED_TEXT = POLICY_FILE.read_text(encoding="utf-8")
 
@@ -19,14 +16,6 @@ SHIPPED_TEXT = POLICY_FILE.read_text(encoding="utf-8")
 def with_evidence(section: str) -> str:
     assert "\nevidence:" not in SHIPPED_TEXT  # the shipped policy keeps the defaults
     return SHIPPED_TEXT + "\nevidence:\n" + section
-
-
-def problems_of(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "policy.yml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(PolicyInvalid) as caught:
-        load_policy(path)
-    return caught.value.problems
 
 
 def test_roles_groups_and_positive_retention_pass(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from commandpost.settings import Settings
 from .evidencesupport import AWS_ENV, admin, new_bucket, remove, tamper
 from .evidencesupport import s3_endpoint as s3_endpoint
 from .evidencesupport import s3_store as s3_store
-from .support import run_cli
+from .support import cli_on, declare_by_cli
 
 DATA = b"the model said: call 555"
 
@@ -134,16 +134,8 @@ def test_verify_from_the_command_line_finds_a_changed_and_a_missing_object(
         "COMMANDPOST_EVIDENCE_URL": f"s3://{bucket}/evidence",
         "COMMANDPOST_EVIDENCE_S3_ENDPOINT_URL": s3_endpoint,
     }
-    db = f"sqlite:///{tmp_path / 'cli.db'}"
-
-    def cli(*args: str) -> tuple[int, str, str]:
-        done = run_cli(*args, db_url=db, env=env)
-        return done.returncode, done.stdout, done.stderr
-
-    assert cli("db", "upgrade")[0] == 0
-    code, out, err = cli("declare", "SEV1", "data_leakage", "Leak in replies", "--as", "alice")
-    assert code == 0, err
-    iid = re.findall(r"declared (INC-\d{4}-\d{4})", out)[0]
+    cli = cli_on(f"sqlite:///{tmp_path / 'cli.db'}", env)
+    iid = declare_by_cli(cli)
     shas = []
     for name in ("reply.txt", "prompt.txt"):
         sample = tmp_path / name

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from commandpost.errors import PolicyInvalid
-from commandpost.policy_file import load_policy
-
-from .support import POLICY_FILE
+from .support import POLICY_FILE, problems_of
 
 SHIPPED_TEXT = POLICY_FILE.read_text(encoding="utf-8")
 LEGAL = "legal: {primary: ivan, secondary: jo, manager: lena}"
@@ -19,14 +14,6 @@ FLOOD = "flood: {max_incidents: 5, window: 10m}"
 def edit(old: str, new: str, *, text: str = SHIPPED_TEXT) -> str:
     assert text.count(old) >= 1, f"{old!r} is not in the policy"
     return text.replace(old, new, 1)
-
-
-def problems_of(tmp_path: Path, text: str) -> list[str]:
-    path = tmp_path / "policy.yml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(PolicyInvalid) as caught:
-        load_policy(path)
-    return caught.value.problems
 
 
 def test_a_broken_rotations_section_is_not_echoed_in_alerts(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -14,33 +13,28 @@ from commandpost.chat.slack.blocks import ACK_ACTION, DECLARE_CALLBACK, GATE_APP
 from commandpost.chat.slack.blocks_forms import block_id
 from commandpost.chat.slack.server import SlackServer
 from commandpost.drills import model as dm
-from commandpost.drills.checks import evaluate
 from commandpost.drills.loader import load_drill
-from commandpost.drills.model import Drill
 from commandpost.drills.runner import DrillExecutor, run_drill
-from commandpost.service import deadlines
 from commandpost.service.ports import ManualClock
 from commandpost.storage import models as m
 
+from .drillsupport import DrillPlayer
 from .slacke2e import Env, card_text, chosen, has_buttons, slack_settings, start_fake, typed
 from .slackreq import SlackClient
 from .support import POLICY_FILE, ROOT
 
 
-class SlackDrill:
+class SlackDrill(DrillPlayer):
     """Plays a drill's steps as the signed Slack requests people would send: the declare
     modal, Acknowledge and Approve/Reject/Escalate buttons, and `/incident` commands. The
-    clock is the drill's (a ManualClock in the served app's context); `advance` moves it and
-    fires what falls due, as the runner would. `expect` steps are checked by the drill's own
-    `evaluate`, with the channel and DMs read back from the fake."""
+    clock is the drill's; `expect` steps read the channel and DMs back from the fake."""
+
+    platform = "Slack"
 
     def __init__(self, env: Env, clock: ManualClock, executor: DrillExecutor) -> None:
-        self.env, self.clock, self.executor = env, clock, executor
+        super().__init__(env.server.ctx, clock=clock, executor=executor)
+        self.env = env
         self.policy = env.server.ctx.policy
-        self.incident_id: str | None = None
-        self.labels: dict[str, int] = {}
-        self.fired: list[str] = []
-        self.refusals = 0  # expected refusals seen, each a check held
 
     # -- helpers
     def user(self, person_id: str) -> str:
@@ -93,47 +87,8 @@ class SlackDrill:
         self.settled()
 
     # -- steps
-    def play(self, drill: Drill) -> int:
-        checks = 0
-        for step in drill.steps:
-            if isinstance(step, dm.Expect):
-                checks += self.expect(step)
-            elif isinstance(step, dm.Advance):
-                self.advance(step.by)
-            else:
-                self.act(step)
-        return checks + self.refusals
-
-    def act(self, step: dm.ActionStep) -> None:
-        who, error = step.actor(), step.expect_error
-        if isinstance(step, dm.Declare):
-            self.declare(step)
-        elif isinstance(step, dm.Ack):
-            self.ack(step.who, step.role, error)
-        elif isinstance(step, dm.Note):
-            kind = c.Evidence if step.kind == "evidence" else c.Note
-            self.command(who, kind(step.text), error)
-        elif isinstance(step, dm.Update):
-            self.command(who, c.Update(step.text), error)
-        elif isinstance(step, dm.ChangeStatus):
-            self.command(who, c.StatusChange(step.to, step.note), error)
-        elif isinstance(step, dm.Contain):
-            params = {k: str(v) for k, v in step.params.items()}
-            self.command(who, c.Contain(step.action, params, step.reason), error)
-            if error is None:
-                self.labels[step.defines()] = max(g.id or 0 for g in self.env.rows(m.Gate))
-        elif isinstance(step, dm.Decide):
-            self.decide(step)
-        elif isinstance(step, dm.ConfirmManual):
-            self.command(who, c.Confirm(self.labels[step.gate], step.note), error)
-        elif isinstance(step, dm.Resolve):
-            self.command(who, c.Resolve(step.summary), error)
-        elif isinstance(step, dm.ReviewDone):
-            self.command(who, c.ReviewDone(), error)
-        elif isinstance(step, dm.Close):
-            self.command(who, c.Close(), error)
-        else:
-            raise AssertionError(f"no Slack translation for a {step.kind} step")
+    def newest_gate(self) -> int:
+        return max(g.id or 0 for g in self.env.rows(m.Gate))
 
     def declare(self, step: dm.Declare) -> None:
         user = self.user(step.by)
@@ -184,48 +139,6 @@ class SlackDrill:
             return
         action = GATE_APPROVE if step.kind == "approve" else GATE_ESCALATE
         self.click(step.who, action, str(gate_id), row.ts, row.channel_id, step.expect_error)
-
-    def advance(self, by: timedelta) -> None:
-        """As the drill runner does: fire each deadline at its due time, in order."""
-        target = self.clock.now() + by
-        ctx = self.env.server.ctx
-        while True:
-            due = [d.due_at for d in deadlines.pending_deadlines(ctx) if d.due_at <= target]
-            if not due:
-                break
-            self.clock.set(max(self.clock.now(), min(due)))
-            fired = deadlines.fire_due(ctx, limit=1)
-            if not fired:
-                break
-            for item in fired:
-                subject = item.subject
-                if item.kind == "gate":
-                    names = [k for k, v in self.labels.items() if str(v) == subject]
-                    self.fired.append(f"gate {names[0] if names else subject}: {item.outcome}")
-                elif item.kind == "ack":
-                    self.fired.append(f"ack {subject}: {item.outcome}")
-                else:
-                    self.fired.append(f"{item.kind}: {item.outcome}")
-            self.settled()
-        self.clock.set(target)
-
-    def expect(self, step: dm.Expect) -> int:
-        assert self.incident_id is not None
-        results = evaluate(
-            step,
-            ctx=self.env.server.ctx,
-            incident_id=self.incident_id,
-            labels=self.labels,
-            fired=self.fired,
-            calls=[(call.action, call.mode) for call in self.executor.calls],
-            chat=self,  # type: ignore[arg-type]  # only messages_to is read
-        )
-        failed = [
-            f"{name}: expected {want}, found {got}" for name, want, got, ok in results if not ok
-        ]
-        assert not failed, failed
-        self.fired = []
-        return len(results)
 
 
 def env_count(env: Env, model: Any, *where: Any) -> int:

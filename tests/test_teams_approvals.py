@@ -7,7 +7,6 @@ writes nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import parse_qs, urlparse
@@ -23,8 +22,18 @@ from commandpost.service.ports import ManualClock
 from commandpost.storage import models as m
 
 from .support import START, contain, counts, declare_incident, gate_row, staff
-from .teamsupport import LINK_SECRET, serve_teams, settings
+from .teamsupport import (
+    LINK_SECRET,
+    assert_csrf_checked,
+    csrf_of,
+    open_page,
+    refused,
+    serve_teams,
+    settings,
+    submit_page,
+)
 
+PAGE = "/teams/approve"
 TABLES = ("gate_decisions", "audit_events", "outbox", "teams_link_uses")
 HASH = "ab" * 32
 
@@ -107,20 +116,15 @@ def link(
 
 
 def open_form(client: httpx.Client, base: str, token: str) -> httpx.Response:
-    return client.get(f"{base}/teams/approve", params={"token": token, "d": "approve"})
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
+    return open_page(client, base + PAGE, token)
 
 
 def submit(
     client: httpx.Client, base: str, token: str, csrf: str, decision: str, reason: str = ""
 ) -> httpx.Response:
-    form = {"token": token, "csrf": csrf, "decision": decision, "reason": reason}
-    return client.post(f"{base}/teams/approve", data=form)
+    return submit_page(
+        client, base + PAGE, token=token, csrf=csrf, decision=decision, reason=reason
+    )
 
 
 def test_approve_through_the_page(pending: tuple[Context, int], base: str) -> None:
@@ -150,11 +154,6 @@ def test_reject_needs_a_reason_then_records_it(pending: tuple[Context, int], bas
         done = submit(client, base, token, csrf_of(again), "reject", "wrong model version")
     assert done.status_code == 200
     assert gate_row(ctx, gate_id).state == "rejected"
-
-
-def refused(response: httpx.Response, why: str) -> None:
-    assert f'data-why="{why}"' in response.text, response.text
-    assert "Nothing was recorded" in response.text
 
 
 def test_expired_forged_and_unknown_links_are_refused(
@@ -210,16 +209,7 @@ def test_changed_payload_is_refused(pending: tuple[Context, int], base: str) -> 
 
 def test_missing_or_wrong_csrf_is_refused(pending: tuple[Context, int], base: str) -> None:
     ctx, gate_id = pending
-    token = link(ctx, gate_id)
-    before = counts(ctx, TABLES)
-    with httpx.Client() as client:
-        refused(submit(client, base, token, "", "approve"), "csrf")  # no GET, no cookie
-        csrf = csrf_of(open_form(client, base, token))
-        refused(submit(client, base, token, "", "approve"), "csrf")
-        refused(submit(client, base, token, csrf[:-2] + "xx", "approve"), "csrf")
-    with httpx.Client() as other:  # another browser: its cookie does not match
-        refused(submit(other, base, token, csrf, "approve"), "csrf")
-    assert counts(ctx, TABLES) == before
+    assert_csrf_checked(ctx, url=base + PAGE, token=link(ctx, gate_id), tables=TABLES)
 
 
 def test_reused_link_and_double_submit_decide_once(

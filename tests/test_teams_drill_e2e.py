@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -35,30 +33,30 @@ from commandpost.chat.teams import TeamsChat
 from commandpost.chat.teams.outgoing import signature
 from commandpost.core.policy import Policy
 from commandpost.drills import model as dm
-from commandpost.drills.checks import evaluate
 from commandpost.drills.loader import load_drill
-from commandpost.drills.model import Drill
 from commandpost.drills.runner import DrillExecutor, run_drill
 from commandpost.runtime import build_context
-from commandpost.service import deadlines, outbox
+from commandpost.service import outbox
 from commandpost.service.context import Context
 from commandpost.service.ports import ManualClock
 from commandpost.storage import models as m
 
+from .drillsupport import DrillPlayer
 from .support import POLICY_FILE, ROOT
 from .teamsupport import (
     OUTGOING_TOKEN,
     Receiver,
     approval_link,
     assert_valid_card,
+    csrf_of,
     gate_cards,
     serve_teams,
     settings,
+    submit_page,
     webhook_receiver,
 )
 
 DRILL = ROOT / "drills" / "sev2-prompt-injection.yml"
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def on_teams(policy: Policy) -> Policy:
@@ -79,11 +77,12 @@ def card_texts(value: Any) -> list[str]:
     return []
 
 
-class TeamsDrill:
-    """Plays a drill's steps through Teams. The clock is the drill's (a ManualClock in the
-    served app's context); `advance` moves it and fires what falls due, as the runner does.
-    After each request the outbox is delivered to the receiver, as a running server's
-    deliverer would."""
+class TeamsDrill(DrillPlayer):
+    """Plays a drill's steps through Teams. `advance` moves the drill's clock and fires what
+    falls due, as the runner does. After each request the outbox is delivered to the
+    receiver, as a running server's deliverer would."""
+
+    platform = "Teams"
 
     def __init__(
         self,
@@ -94,12 +93,8 @@ class TeamsDrill:
         clock: ManualClock,
         executor: DrillExecutor,
     ) -> None:
-        self.ctx, self.base, self.receiver = ctx, base, receiver
-        self.clock, self.executor = clock, executor
-        self.incident_id: str | None = None
-        self.labels: dict[str, int] = {}
-        self.fired: list[str] = []
-        self.refusals = 0
+        super().__init__(ctx, clock=clock, executor=executor)
+        self.base, self.receiver = base, receiver
         self.decided_by_link = 0
         self.sent = 0
 
@@ -176,63 +171,26 @@ class TeamsDrill:
         with httpx.Client(timeout=10) as browser:
             page = browser.get(url)
             assert page.status_code == 200, page.text
-            found = _CSRF.search(page.text)
-            assert found, page.text
-            form = {
-                "token": parse_qs(urlparse(url).query)["token"][0],
-                "csrf": found.group(1),
-                "decision": button.lower(),
-                "reason": reason or "",
-            }
-            done = browser.post(f"{self.base}/teams/approve", data=form)
+            done = submit_page(
+                browser,
+                f"{self.base}/teams/approve",
+                token=parse_qs(urlparse(url).query)["token"][0],
+                csrf=csrf_of(page),
+                decision=button.lower(),
+                reason=reason or "",
+            )
         assert done.status_code == 200 and "recorded" in done.text, done.text
         assert self.events() > events
         self.decided_by_link += 1
         self.settled()
 
     # -- steps
-    def play(self, drill: Drill) -> int:
-        checks = 0
-        for step in drill.steps:
-            if isinstance(step, dm.Expect):
-                checks += self.expect(step)
-            elif isinstance(step, dm.Advance):
-                self.advance(step.by)
-            else:
-                self.act(step)
-        return checks + self.refusals
+    def ack(self, person: str, role: Any, expect_error: str | None) -> None:
+        self.command(person, c.Ack(role), expect_error)
 
-    def act(self, step: dm.ActionStep) -> None:
-        who, error = step.actor(), step.expect_error
-        if isinstance(step, dm.Declare):
-            self.declare(step)
-        elif isinstance(step, dm.Ack):
-            self.command(who, c.Ack(step.role), error)
-        elif isinstance(step, dm.Note):
-            self.command(who, (c.Evidence if step.kind == "evidence" else c.Note)(step.text), error)
-        elif isinstance(step, dm.Update):
-            self.command(who, c.Update(step.text), error)
-        elif isinstance(step, dm.ChangeStatus):
-            self.command(who, c.StatusChange(step.to, step.note), error)
-        elif isinstance(step, dm.Contain):
-            params = {k: str(v) for k, v in step.params.items()}
-            self.command(who, c.Contain(step.action, params, step.reason), error)
-            if error is None:
-                with Session(self.ctx.engine) as session:
-                    newest = max(g.id or 0 for g in session.exec(select(m.Gate)))
-                self.labels[step.defines()] = newest
-        elif isinstance(step, dm.Decide):
-            self.decide(step)
-        elif isinstance(step, dm.ConfirmManual):
-            self.command(who, c.Confirm(self.labels[step.gate], step.note), error)
-        elif isinstance(step, dm.Resolve):
-            self.command(who, c.Resolve(step.summary), error)
-        elif isinstance(step, dm.Close):
-            self.command(who, c.Close(), error)
-        elif step.kind == "review_done":
-            self.command(who, c.ReviewDone(), error)
-        else:
-            raise AssertionError(f"no Teams translation for a {step.kind} step")
+    def newest_gate(self) -> int:
+        with Session(self.ctx.engine) as session:
+            return max(g.id or 0 for g in session.exec(select(m.Gate)))
 
     def declare(self, step: dm.Declare) -> None:
         # Teams has no form: severity, class and title, as typed.
@@ -260,46 +218,6 @@ class TeamsDrill:
             self.command(step.who, cmd, step.expect_error)
             return
         self.follow(step.who, gate_id, step.kind.capitalize(), step.reason)
-
-    def advance(self, by: timedelta) -> None:
-        """As the drill runner does: fire each deadline at its due time, in order."""
-        target = self.clock.now() + by
-        while True:
-            due = [d.due_at for d in deadlines.pending_deadlines(self.ctx) if d.due_at <= target]
-            if not due:
-                break
-            self.clock.set(max(self.clock.now(), min(due)))
-            fired = deadlines.fire_due(self.ctx, limit=1)
-            if not fired:
-                break
-            for item in fired:
-                if item.kind == "gate":
-                    names = [k for k, v in self.labels.items() if str(v) == item.subject]
-                    self.fired.append(f"gate {names[0] if names else item.subject}: {item.outcome}")
-                elif item.kind == "ack":
-                    self.fired.append(f"ack {item.subject}: {item.outcome}")
-                else:
-                    self.fired.append(f"{item.kind}: {item.outcome}")
-            self.settled()
-        self.clock.set(target)
-
-    def expect(self, step: dm.Expect) -> int:
-        assert self.incident_id is not None
-        results = evaluate(
-            step,
-            ctx=self.ctx,
-            incident_id=self.incident_id,
-            labels=self.labels,
-            fired=self.fired,
-            calls=[(call.action, call.mode) for call in self.executor.calls],
-            chat=self,  # type: ignore[arg-type]  # only messages_to is read
-        )
-        failed = [
-            f"{name}: expected {want}, found {got}" for name, want, got, ok in results if not ok
-        ]
-        assert not failed, failed
-        self.fired = []
-        return len(results)
 
 
 @pytest.fixture

@@ -35,8 +35,10 @@ from .teamsupport import (
     Receiver,
     assert_fits,
     assert_valid_card,
+    csrf_of,
     serve_teams,
     settings,
+    submit_page,
     webhook_receiver,
 )
 
@@ -182,10 +184,14 @@ def approve_through(client: httpx.Client, url: str, base: str, reason: str = "")
     local = url.replace("http://teams.test", base)
     page = client.get(local)
     assert page.status_code == 200, page.text
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf is not None
-    form = {"token": token_of(url), "csrf": csrf.group(1), "decision": "approve", "reason": reason}
-    return client.post(f"{base}/teams/notice", data=form)
+    return submit_page(
+        client,
+        f"{base}/teams/notice",
+        token=token_of(url),
+        csrf=csrf_of(page),
+        decision="approve",
+        reason=reason,
+    )
 
 
 def test_comms_and_legal_approve_from_the_cards_and_the_outbox_delivers(

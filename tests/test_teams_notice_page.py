@@ -27,8 +27,18 @@ from commandpost.storage.notice_models import Notice, NoticeApproval
 
 from .noticesupport import NEXT_STEPS, review_incident
 from .support import counts
-from .teamsupport import LINK_SECRET, serve_teams, settings
+from .teamsupport import (
+    LINK_SECRET,
+    assert_csrf_checked,
+    csrf_of,
+    open_page,
+    refused,
+    serve_teams,
+    settings,
+    submit_page,
+)
 
+PAGE = "/teams/notice"
 TABLES = ("notice_approvals", "audit_events", "outbox", "teams_notice_link_uses")
 MINIMISING = "Only a small number of users saw this, and it was a minor issue."
 
@@ -72,25 +82,15 @@ def link(
 
 
 def open_form(client: httpx.Client, base: str, token: str, d: str = "approve") -> httpx.Response:
-    return client.get(f"{base}/teams/notice", params={"token": token, "d": d})
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert found, page.text
-    return found.group(1)
+    return open_page(client, base + PAGE, token, d)
 
 
 def submit(
     client: httpx.Client, base: str, token: str, csrf: str, decision: str, reason: str = ""
 ) -> httpx.Response:
-    form = {"token": token, "csrf": csrf, "decision": decision, "reason": reason}
-    return client.post(f"{base}/teams/notice", data=form)
-
-
-def refused(response: httpx.Response, why: str) -> None:
-    assert f'data-why="{why}"' in response.text, response.text
-    assert "Nothing was recorded" in response.text
+    return submit_page(
+        client, base + PAGE, token=token, csrf=csrf, decision=decision, reason=reason
+    )
 
 
 def approvals(ctx: Context) -> list[NoticeApproval]:
@@ -252,13 +252,4 @@ def test_reused_forged_expired_and_gate_links_are_refused(
 
 def test_missing_or_wrong_csrf_is_refused(drafted: tuple[Context, int], base: str) -> None:
     ctx, notice_id = drafted
-    token = link(ctx, notice_id)
-    before = counts(ctx, TABLES)
-    with httpx.Client() as client:
-        refused(submit(client, base, token, "", "approve"), "csrf")  # no GET, no cookie
-        csrf = csrf_of(open_form(client, base, token))
-        refused(submit(client, base, token, "", "approve"), "csrf")
-        refused(submit(client, base, token, csrf[:-2] + "xx", "approve"), "csrf")
-    with httpx.Client() as other:  # another browser: its cookie does not match
-        refused(submit(other, base, token, csrf, "approve"), "csrf")
-    assert counts(ctx, TABLES) == before
+    assert_csrf_checked(ctx, url=base + PAGE, token=link(ctx, notice_id), tables=TABLES)

@@ -1,11 +1,14 @@
-"""Shared plumbing for CLI verbs: settings, policy, a service context with console chat."""
+"""Shared plumbing for CLI verbs: settings, policy, a service context with console chat,
+reading a text file argument."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from commandpost.chat.console import ConsoleChat
 from commandpost.core.policy import Policy
+from commandpost.errors import InvalidInput
 from commandpost.policy_file import load_policy
 from commandpost.runtime import build_context
 from commandpost.service import outbox
@@ -35,3 +38,15 @@ def context(*, clock: Clock | None = None, policy_path: str | None = None) -> Co
 
 def deliver(ctx: Context) -> None:
     outbox.deliver(ctx)
+
+
+def read_text(file: str) -> str:
+    """A UTF-8 text file's contents, or stdin's for `-`; InvalidInput when unreadable."""
+    if file == "-":
+        return sys.stdin.read()
+    try:
+        return Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{file} is not UTF-8 text") from None

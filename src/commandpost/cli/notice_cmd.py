@@ -4,14 +4,13 @@ approve, reject and show stored notices (the review flow, as in chat)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from commandpost.cli.app import app
-from commandpost.cli.common import context, deliver
+from commandpost.cli.common import context, deliver, read_text
 from commandpost.cli.gate_cmd import parse_params
 from commandpost.core.notice_lint import (
     REQUIRED_FACTS,
@@ -58,7 +57,7 @@ def lint_file(
 
     Each line reads: rule, blocking or advisory, line:column, the text, the message.
     """
-    text = _read_text(file)
+    text = read_text(file)
     context = LintContext(
         severity=Severity.parse(severity),
         root_cause_known=root_cause_known,
@@ -139,7 +138,7 @@ def edit(
 ) -> None:
     """Replace a notice's text; approvals of the old text are voided."""
     ctx = context()
-    made = notices.edit(ctx, notice_id, actor=actor, text=_read_text(file))
+    made = notices.edit(ctx, notice_id, actor=actor, text=read_text(file))
     deliver(ctx)
     typer.echo(f"notice {made.id} is now version {made.version} (sha256 {made.sha256[:12]}…)")
     _print_findings(made)
@@ -229,19 +228,8 @@ def describe(found: Finding, text: str) -> str:
     return f"{found.rule} {kind} {line}:{column} {quoted} {found.message}"
 
 
-def _read_text(file: str) -> str:
-    if file == "-":
-        return sys.stdin.read()
-    try:
-        return Path(file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{file} is not UTF-8 text") from None
-
-
 def _read_facts(file: str) -> dict[str, Any]:
-    raw = _read_text(file)
+    raw = read_text(file)
     try:
         facts = json.loads(raw)
     except json.JSONDecodeError as exc:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import typer
 
 from commandpost.cli.app import app
-from commandpost.cli.common import context, deliver
-from commandpost.errors import InvalidInput
+from commandpost.cli.common import context, deliver, read_text
 from commandpost.service import review
 from commandpost.service.ids import parse_incident_id
 
@@ -40,7 +36,7 @@ def edit(
 ) -> None:
     """Replace the review's text (anyone with a role in the incident); the diff is audited."""
     ctx = context()
-    row = review.edit(ctx, parse_incident_id(incident_id), actor=actor, text=_read_text(file))
+    row = review.edit(ctx, parse_incident_id(incident_id), actor=actor, text=read_text(file))
     deliver(ctx)
     typer.echo(f"{row.incident_id} review is now version {row.version}")
 
@@ -52,14 +48,3 @@ def done(incident_id: str = INCIDENT, actor: str = ACTOR) -> None:
     row = review.mark_done(ctx, parse_incident_id(incident_id), actor=actor)
     deliver(ctx)
     typer.echo(f"{row.incident_id} review done by {row.done_by}")
-
-
-def _read_text(file: str) -> str:
-    if file == "-":
-        return sys.stdin.read()
-    try:
-        return Path(file).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {file}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{file} is not UTF-8 text") from None

@@ -16,24 +16,24 @@ the incident already holds these bytes (the same record: a retry is harmless).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 from commandpost.errors import InvalidInput, NotFound
-from commandpost.ingest.app import (
+from commandpost.ingest.auth import Bearer, Signature, Verifier
+from commandpost.ingest.http import (
+    Refused,
     StartResponse,
     WSGIApp,
-    _content_length,
-    _headers,
-    _read,
-    _Refused,
+    request_headers,
+    respond,
+    respond_refused,
+    verified_body,
 )
-from commandpost.ingest.auth import Bearer, Signature, Verifier
 from commandpost.service import evidence
 from commandpost.service.context import Context
 from commandpost.service.ids import parse_incident_id
@@ -47,17 +47,6 @@ PATH = re.compile(r"^/incidents/([^/]+)/evidence$")
 NOTE_CHARS = 200
 _MEDIA_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")
 _PARAMS = frozenset({"kind", "note"})
-_STATUS = {
-    200: "200 OK",
-    201: "201 Created",
-    400: "400 Bad Request",
-    401: "401 Unauthorized",
-    404: "404 Not Found",
-    405: "405 Method Not Allowed",
-    413: "413 Content Too Large",
-    500: "500 Internal Server Error",
-    503: "503 Service Unavailable",
-}
 
 
 def is_evidence_path(path: str) -> bool:
@@ -82,37 +71,26 @@ def evidence_ingest_app(ctx: Context, settings: Settings) -> WSGIApp:
 
     def handle(environ: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if environ.get("REQUEST_METHOD") != "POST":
-            raise _Refused(405, "method_not_allowed", "evidence is delivered with POST")
+            raise Refused(405, "method_not_allowed", "evidence is delivered with POST")
         if not verifiers:
             message = "no evidence sources are configured (COMMANDPOST_EVIDENCE_SOURCES)"
-            raise _Refused(503, "not_configured", message)
-        headers = _headers(environ)
+            raise Refused(503, "not_configured", message)
+        headers = request_headers(environ)
         source = headers.get(SOURCE_HEADER.lower(), "").strip()
         check = verifiers.get(source)
         if check is None:
-            raise _Refused(401, "unauthenticated", f"missing or unknown {SOURCE_HEADER}")
-        declared = _content_length(environ)
-        if declared is not None and declared > limit:
-            raise _Refused(413, "too_large", f"the body is larger than {limit} bytes")
-        problem = check.check_headers(headers)
-        if problem is not None:
-            raise _Refused(401, "unauthenticated", problem)
-        body = _read(environ, limit=limit)
-        if body is None:
-            raise _Refused(413, "too_large", f"the body is larger than {limit} bytes")
-        problem = check.check_body(headers, body, ctx.now())
-        if problem is not None:
-            raise _Refused(401, "unauthenticated", problem)
+            raise Refused(401, "unauthenticated", f"missing or unknown {SOURCE_HEADER}")
+        body = verified_body(environ, headers, verifier=check, limit=limit, now=ctx.now())
         kind, note = _query(str(environ.get("QUERY_STRING", "")))
         media_type = _media_type(str(environ.get("CONTENT_TYPE", "")))
         if not body.strip():
-            raise _Refused(400, "malformed", "the body is empty: it is the evidence to seal")
+            raise Refused(400, "malformed", "the body is empty: it is the evidence to seal")
         match = PATH.fullmatch(str(environ.get("PATH_INFO", "")))
         assert match is not None  # the mount's predicate
         try:
             incident_id = parse_incident_id(match.group(1))
         except InvalidInput as exc:
-            raise _Refused(404, "unknown_incident", str(exc)) from None
+            raise Refused(404, "unknown_incident", str(exc)) from None
         try:
             # Monitors are the alert sources' kind of caller: their events say `via: alert`.
             with acting_from("alert"):
@@ -126,9 +104,9 @@ def evidence_ingest_app(ctx: Context, settings: Settings) -> WSGIApp:
                     media_type=media_type,
                 )
         except NotFound as exc:
-            raise _Refused(404, "unknown_incident", str(exc)) from None
+            raise Refused(404, "unknown_incident", str(exc)) from None
         except InvalidInput as exc:
-            raise _Refused(400, "malformed", str(exc)) from None
+            raise Refused(400, "malformed", str(exc)) from None
         answer = {
             "ok": True,
             "created": created,
@@ -142,7 +120,7 @@ def evidence_ingest_app(ctx: Context, settings: Settings) -> WSGIApp:
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             status, answer = handle(environ)
-        except _Refused as refused:
+        except Refused as refused:
             log.warning(
                 "evidence delivery refused: status=%d reason=%s: %s (remote %s)",
                 refused.status,
@@ -150,13 +128,11 @@ def evidence_ingest_app(ctx: Context, settings: Settings) -> WSGIApp:
                 refused,
                 environ.get("REMOTE_ADDR", "?"),
             )
-            extra = [("Allow", "POST")] if refused.status == 405 else []
-            body = {"ok": False, "error": refused.reason, "reason": str(refused)}
-            return _respond(start_response, refused.status, body, extra)
+            return respond_refused(start_response, refused)
         except Exception:
             log.exception("evidence delivery failed: %s", environ.get("PATH_INFO", "")[:80])
             body = {"ok": False, "error": "internal", "reason": "the evidence was not sealed"}
-            return _respond(start_response, 500, body)
+            return respond(start_response, status=500, body=body)
         log.info(
             "evidence %s: #%s %s from %s",
             "sealed" if answer["created"] else "already sealed",
@@ -164,7 +140,7 @@ def evidence_ingest_app(ctx: Context, settings: Settings) -> WSGIApp:
             answer["sha256"],
             answer["incident"],
         )
-        return _respond(start_response, status, answer)
+        return respond(start_response, status=status, body=answer)
 
     return app
 
@@ -173,22 +149,22 @@ def _query(raw: str) -> tuple[str, str]:
     try:
         params = parse_qs(raw, keep_blank_values=True, strict_parsing=bool(raw))
     except ValueError:
-        raise _Refused(400, "malformed", "the query string is not name=value pairs") from None
+        raise Refused(400, "malformed", "the query string is not name=value pairs") from None
     unknown = sorted(set(params) - _PARAMS)
     if unknown:
-        raise _Refused(400, "malformed", f"unknown parameter {unknown[0][:40]!r}; use kind, note")
+        raise Refused(400, "malformed", f"unknown parameter {unknown[0][:40]!r}; use kind, note")
     if any(len(values) > 1 for values in params.values()):
-        raise _Refused(400, "malformed", "kind and note are given once each")
+        raise Refused(400, "malformed", "kind and note are given once each")
     kind = params.get("kind", [""])[0].strip().lower()
     if not kind:
-        raise _Refused(400, "malformed", f"kind is required: one of {', '.join(evidence.KINDS)}")
+        raise Refused(400, "malformed", f"kind is required: one of {', '.join(evidence.KINDS)}")
     if kind not in evidence.KINDS:
-        raise _Refused(
+        raise Refused(
             400, "malformed", f"unknown kind {kind[:40]!r}; use one of {', '.join(evidence.KINDS)}"
         )
     note = params.get("note", [""])[0].strip()
     if len(note) > NOTE_CHARS:
-        raise _Refused(400, "malformed", f"note is longer than {NOTE_CHARS} characters")
+        raise Refused(400, "malformed", f"note is longer than {NOTE_CHARS} characters")
     return kind, note
 
 
@@ -196,23 +172,7 @@ def _media_type(raw: str) -> str:
     value = raw.strip()
     essence = value.split(";", 1)[0].strip()
     if not value:
-        raise _Refused(400, "malformed", "Content-Type is required (the media type of the body)")
+        raise Refused(400, "malformed", "Content-Type is required (the media type of the body)")
     if not _MEDIA_TYPE.fullmatch(essence) or len(value) > 100:
-        raise _Refused(400, "malformed", f"Content-Type {value[:60]!r} is not a media type")
+        raise Refused(400, "malformed", f"Content-Type {value[:60]!r} is not a media type")
     return value
-
-
-def _respond(
-    start_response: StartResponse,
-    status: int,
-    body: Mapping[str, Any],
-    extra: list[tuple[str, str]] | None = None,
-) -> list[bytes]:
-    payload = json.dumps(body, sort_keys=True).encode()
-    headers = [
-        ("Content-Type", "application/json"),
-        ("Content-Length", str(len(payload))),
-        *(extra or []),
-    ]
-    start_response(_STATUS[status], headers)
-    return [payload]

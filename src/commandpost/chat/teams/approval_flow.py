@@ -19,20 +19,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from commandpost.chat.slack import views
 from commandpost.chat.slack.blocks import GateCardView
 from commandpost.chat.teams.approvals import LinkClaims, LinkRefused
+from commandpost.chat.teams.link_uses import spend_then
 from commandpost.core.gates import Decision, GateState
 from commandpost.core.policy import Person, Policy
-from commandpost.errors import UserError
 from commandpost.service import gates
 from commandpost.service.context import Context
 from commandpost.service.roles import roles_of
 from commandpost.storage import models as m
-from commandpost.storage.engine import read_transaction, transaction
+from commandpost.storage.engine import read_transaction
 from commandpost.storage.teams_models import TeamsLinkUse
 
 
@@ -118,38 +117,26 @@ def decide(
     """Spend the link and decide; LinkRefused or the service's UserError, with nothing
     written, when it may not."""
     load(ctx, claims)
-    try:
-        with transaction(ctx.engine) as session:
-            session.add(
-                TeamsLinkUse(
-                    nonce=claims.nonce,
-                    gate_id=claims.gate_id,
-                    person_id=claims.person_id,
-                    decision=decision.value,
-                    used_at=ctx.now(),
-                )
-            )
-    except IntegrityError:
-        raise LinkRefused("used", "This approval link was already used.") from None
-    try:
-        return gates.decide(
+    use = TeamsLinkUse(
+        nonce=claims.nonce,
+        gate_id=claims.gate_id,
+        person_id=claims.person_id,
+        decision=decision.value,
+        used_at=ctx.now(),
+    )
+    return spend_then(
+        ctx,
+        use,
+        decide=lambda: gates.decide(
             ctx,
             claims.gate_id,
             actor=claims.person_id,
             decision=decision,
             reason=reason,
             seen_hash=claims.payload_hash,
-        )
-    except UserError:
-        _give_back(ctx, claims.nonce)
-        raise
-
-
-def _give_back(ctx: Context, nonce: str) -> None:
-    with transaction(ctx.engine) as session:
-        row = session.get(TeamsLinkUse, nonce)
-        if row is not None:
-            session.delete(row)
+        ),
+        used="This approval link was already used.",
+    )
 
 
 def eligible_approvers(

@@ -16,19 +16,16 @@ no-referrer` and `Cache-Control: no-store`.
 
 from __future__ import annotations
 
-import logging
-import secrets
-from collections.abc import Callable, Iterable
-from http.cookies import CookieError, SimpleCookie
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qs
-
-from jinja2 import Environment
 
 from commandpost.chat.teams import approval_flow as flow
 from commandpost.chat.teams.approvals import LinkRefused, LinkSigner
 from commandpost.chat.teams.cardtext import label, when
+from commandpost.chat.teams.notice_links import NOTICE_PATH
+from commandpost.chat.teams.notice_page import NoticePages
 from commandpost.chat.teams.outgoing import CommandHandler
+from commandpost.chat.teams.pages import LinkPages, StartResponse, WSGIApp
 from commandpost.core.gates import Decision
 from commandpost.errors import Conflict, NotAuthorised, NotFound, UserError
 from commandpost.service.context import Context
@@ -36,51 +33,14 @@ from commandpost.service.origin import acting_from
 from commandpost.settings import Settings
 from commandpost.templating import environment
 
-log = logging.getLogger(__name__)
-
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
 PREFIX = "/teams/"
 APPROVE_PATH = "/teams/approve"
 COMMAND_PATH = "/teams/command"
 COOKIE = "cp_teams_csrf"
-MAX_FORM = 16 * 1024
 _CHOICES = (
     (Decision.APPROVE.value, "Approve exactly this payload"),
     (Decision.REJECT.value, "Reject (give a reason)"),
     (Decision.ESCALATE.value, "Escalate to the next tier"),
-)
-_STATUS = {
-    "malformed": "403 Forbidden",
-    "forged": "403 Forbidden",
-    "wrong_kind": "403 Forbidden",
-    "csrf": "403 Forbidden",
-    "not_allowed": "403 Forbidden",
-    "unknown": "404 Not Found",
-    "changed": "409 Conflict",
-    "conflict": "409 Conflict",
-    "expired": "410 Gone",
-    "used": "410 Gone",
-    "decided": "410 Gone",
-    "unconfigured": "503 Service Unavailable",
-}
-_HEADERS = [
-    ("Content-Type", "text/html; charset=utf-8"),
-    ("Cache-Control", "no-store"),
-    ("Referrer-Policy", "no-referrer"),
-    ("X-Frame-Options", "DENY"),
-    ("X-Content-Type-Options", "nosniff"),
-    (
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-    ),
-]
-# The approval page's one script (the reason is required once Reject is chosen) runs by
-# nonce; the server checks the reason anyway.
-_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}';"
-    " form-action 'self'; frame-ancestors 'none'"
 )
 
 
@@ -88,77 +48,23 @@ def is_teams_path(path: str) -> bool:
     return path.startswith(PREFIX)
 
 
-def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return None
-    if length < 0 or length > limit:
-        return None
-    stream = environ.get("wsgi.input")
-    return stream.read(length) if stream is not None and length else b""
-
-
-def _cookie(environ: dict[str, Any]) -> str | None:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(environ.get("HTTP_COOKIE", ""))
-    except CookieError:
-        return None
-    morsel = jar.get(COOKIE)
-    return morsel.value if morsel is not None and morsel.value else None
-
-
-class ApprovalPages:
+class ApprovalPages(LinkPages[flow.GatePage]):
     """The approval page's GET and POST, over one Context and one signer."""
 
-    def __init__(self, ctx: Context, signer: LinkSigner, *, templates: Environment) -> None:
-        self.ctx = ctx
-        self.signer = signer
-        self.templates = templates
+    cookie_name = COOKIE
+    path = APPROVE_PATH
+    refused_template = "teams/refused.html.j2"
+    what = "approval"
+    page_name = "approval"
 
-    def _html(
-        self,
-        start_response: StartResponse,
-        status: str,
-        template: str,
-        *,
-        cookie: str | None = None,
-        **values: Any,
-    ) -> list[bytes]:
-        nonce = secrets.token_urlsafe(16)
-        body = self.templates.get_template(template).render(nonce=nonce, **values).encode()
-        headers = [
-            *(h for h in _HEADERS if h[0] != "Content-Security-Policy"),
-            ("Content-Security-Policy", _CSP.format(nonce=nonce)),
-            ("Content-Length", str(len(body))),
-        ]
-        if cookie is not None:
-            headers.append(
-                (
-                    "Set-Cookie",
-                    f"{COOKIE}={cookie}; Path={APPROVE_PATH}; HttpOnly; SameSite=Strict",
-                )
-            )
-        start_response(status, headers)
-        return [body]
-
-    def refuse(self, start_response: StartResponse, why: str, message: str) -> list[bytes]:
-        # The reason is logged without the token: a link is a credential.
-        log.info("teams approval link refused: %s", why)
-        status = _STATUS.get(why, "403 Forbidden")
-        return self._html(start_response, status, "teams/refused.html.j2", why=why, message=message)
+    def open(self, token: str) -> flow.GatePage:
+        return flow.load(self.ctx, self.signer.read(token, now=self.ctx.now()))
 
     def get(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=10)
-        token = (query.get("token") or [""])[0]
-        chosen = (query.get("d") or [""])[0]
         try:
-            claims = self.signer.read(token, now=self.ctx.now())
-            page = flow.load(self.ctx, claims)
+            token, chosen, page, cookie = self.opened(environ)
         except LinkRefused as exc:
-            return self.refuse(start_response, exc.why, str(exc))
-        cookie = _cookie(environ) or secrets.token_urlsafe(24)
+            return self.refused(start_response, exc)
         return self._form(
             start_response, page, cookie=cookie, chosen=chosen, status="200 OK", token=token
         )
@@ -181,10 +87,10 @@ class ApprovalPages:
             if gate.approvals_required <= 1
             else f"Dual approval: {gate.approvals_required} different people in different roles"
         )
-        return self._html(
+        return self.html(
             start_response,
-            status,
-            "teams/approve.html.j2",
+            status=status,
+            template="teams/approve.html.j2",
             cookie=cookie,
             gate=gate,
             kind=label(gate.kind.value),
@@ -207,31 +113,11 @@ class ApprovalPages:
         )
 
     def post(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        raw = _read_body(environ, MAX_FORM)
-        if raw is None:
-            return self.refuse(start_response, "malformed", "The form was too large or unreadable.")
-        form = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=10)
-        token = (form.get("token") or [""])[0]
-        csrf = (form.get("csrf") or [""])[0]
-        chosen = (form.get("decision") or [""])[0]
-        reason = (form.get("reason") or [""])[0].strip()[:2000]
         try:
-            claims = self.signer.read(token, now=self.ctx.now())
-            page = flow.load(self.ctx, claims)
+            form, page, cookie = self.posted(environ)
         except LinkRefused as exc:
-            return self.refuse(start_response, exc.why, str(exc))
-        cookie = _cookie(environ)
-        if (
-            not cookie
-            or not csrf
-            or not secrets.compare_digest(csrf, self.signer.csrf(claims, cookie))
-        ):
-            return self.refuse(
-                start_response,
-                "csrf",
-                "This form did not come from the approval page you opened (its CSRF check"
-                " failed). Open the link again and submit from there.",
-            )
+            return self.refused(start_response, exc)
+        token, chosen, reason, claims = form.token, form.chosen, form.reason, page.claims
 
         def again(error: str) -> list[bytes]:
             return self._form(
@@ -255,15 +141,15 @@ class ApprovalPages:
             with acting_from("teams"):  # the page is reached only from a Teams card
                 state = flow.decide(self.ctx, claims, decision=decision, reason=reason or None)
         except LinkRefused as exc:
-            return self.refuse(start_response, exc.why, str(exc))
+            return self.refused(start_response, exc)
         except (NotAuthorised, NotFound) as exc:
-            return self.refuse(start_response, "not_allowed", str(exc))
+            return self.refuse(start_response, "not_allowed", message=str(exc))
         except (Conflict, UserError) as exc:
-            return self.refuse(start_response, "conflict", str(exc))
-        return self._html(
+            return self.refuse(start_response, "conflict", message=str(exc))
+        return self.html(
             start_response,
-            "200 OK",
-            "teams/done.html.j2",
+            status="200 OK",
+            template="teams/done.html.j2",
             gate_id=claims.gate_id,
             decision=decision.value,
             state=state.value,
@@ -281,11 +167,11 @@ def approval_app(ctx: Context, settings: Settings) -> WSGIApp:
     pages = ApprovalPages(ctx, LinkSigner(secret), templates=templates) if secret else None
     token = settings.teams_outgoing_token
     commands = CommandHandler(ctx, token.get_secret_value()) if token else None
-    # Imported here: notice_page shares this module's headers and form reading.
-    from commandpost.chat.teams.notice_links import NOTICE_PATH
-    from commandpost.chat.teams.notice_page import NoticePages
-
     notice_pages = NoticePages(ctx, LinkSigner(secret), templates=templates) if secret else None
+    by_path: dict[str, ApprovalPages | NoticePages | None] = {
+        APPROVE_PATH: pages,
+        NOTICE_PATH: notice_pages,
+    }
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -296,22 +182,15 @@ def approval_app(ctx: Context, settings: Settings) -> WSGIApp:
             if method != "POST":
                 return _plain(start_response, "405 Method Not Allowed", "POST only\n")
             return commands(environ, start_response)
-        if path == NOTICE_PATH:
-            if notice_pages is None:
-                return _plain(start_response, "503 Service Unavailable", "not configured\n")
-            if method == "GET":
-                return notice_pages.get(environ, start_response)
-            if method == "POST":
-                return notice_pages.post(environ, start_response)
-            return _plain(start_response, "405 Method Not Allowed", "GET or POST only\n")
-        if path != APPROVE_PATH:
+        if path not in by_path:
             return _plain(start_response, "404 Not Found", "not found\n")
-        if pages is None:
+        page = by_path[path]
+        if page is None:
             return _plain(start_response, "503 Service Unavailable", "not configured\n")
         if method == "GET":
-            return pages.get(environ, start_response)
+            return page.get(environ, start_response)
         if method == "POST":
-            return pages.post(environ, start_response)
+            return page.post(environ, start_response)
         return _plain(start_response, "405 Method Not Allowed", "GET or POST only\n")
 
     return app

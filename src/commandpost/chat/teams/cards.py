@@ -40,7 +40,10 @@ __all__ = [
     "Stamp",
     "gate_card",
     "gate_decided_card",
+    "link_set",
+    "open_url",
     "role_page_card",
+    "stamp_block",
     "summary_card",
     "text_card",
 ]
@@ -66,7 +69,7 @@ class ApproverLinks:
     escalate: str
 
 
-def _stamp(stamp: Stamp) -> Card:
+def stamp_block(stamp: Stamp) -> Card:
     line = f"Revision {stamp.revision}, posted {when(stamp.at)}."
     if stamp.revision > 1:
         # The old cards cannot be edited: the new one says plainly that it replaces them.
@@ -131,7 +134,7 @@ def _summary_body(view: SummaryView) -> list[Card]:
 
 def summary_card(view: SummaryView, stamp: Stamp) -> Card:
     """The incident at a glance; re-posted (next revision) when what it shows changes."""
-    body = [text(esc(_headline(view), 300), size="Large", weight="Bolder"), _stamp(stamp)]
+    body = [text(esc(_headline(view), 300), size="Large", weight="Bolder"), stamp_block(stamp)]
     body += _summary_body(view)
     return adaptive_card(body, fallback=_headline(view))
 
@@ -144,7 +147,7 @@ def role_page_card(page: RolePageView, stamp: Stamp, *, person: str) -> Card:
     due = f" by {when(page.ack_by)}" if page.ack_by else ""
     body = [
         text(f"Paged: {esc(_headline(page.summary), 300)}", size="Large", weight="Bolder"),
-        _stamp(stamp),
+        stamp_block(stamp),
         text(
             f"**{esc(person, 200)}**, you are paged as **{label(page.role.value)}** for"
             f" **{esc(incident, 30)}**. Acknowledge{due} to take the role: type"
@@ -204,27 +207,33 @@ def _gate_body(view: GateCardView) -> list[Card]:
     return body
 
 
-def _link_set(links: ApproverLinks) -> Card:
-    roles = ", ".join(label(r) for r in links.roles)
+def link_set(name: str, *, roles: Sequence[str], actions: Sequence[Card]) -> Card:
+    """One person's signed links, under their name and the roles they hold."""
+    held = ", ".join(label(r) for r in roles)
     return {
         "type": "Container",
         "separator": True,
         "items": [
-            text(f"For **{esc(links.name, 200)}**" + (f" ({esc(roles, 200)})" if roles else "")),
-            {
-                "type": "ActionSet",
-                "actions": [
-                    _open("Approve", links.approve, "positive"),
-                    _open("Reject", links.reject, "destructive"),
-                    _open("Escalate", links.escalate, "default"),
-                ],
-            },
+            text(f"For **{esc(name, 200)}**" + (f" ({esc(held, 200)})" if held else "")),
+            {"type": "ActionSet", "actions": list(actions)},
         ],
     }
 
 
-def _open(title: str, url: str, style: str) -> Card:
+def open_url(title: str, url: str, *, style: str) -> Card:
     return {"type": "Action.OpenUrl", "title": title, "url": url, "style": style}
+
+
+def _link_set(links: ApproverLinks) -> Card:
+    return link_set(
+        links.name,
+        roles=links.roles,
+        actions=[
+            open_url("Approve", links.approve, style="positive"),
+            open_url("Reject", links.reject, style="destructive"),
+            open_url("Escalate", links.escalate, style="default"),
+        ],
+    )
 
 
 def gate_card(view: GateCardView, stamp: Stamp, links: Sequence[ApproverLinks]) -> Card:
@@ -249,7 +258,7 @@ def _gate_card(
     headline = _gate_headline(view, "needs a decision")
     body: list[Card] = [
         text(esc(headline, 300), size="Large", weight="Bolder", color="Warning"),
-        _stamp(stamp),
+        stamp_block(stamp),
         *_gate_body(view),
         text(
             f"Approving approves exactly this payload (sha256 {short_hash(view.payload_hash)}…)."
@@ -307,7 +316,7 @@ def gate_decided_card(view: GateCardView, outcome: GateOutcomeView, stamp: Stamp
     line = f"**{headline}**" + (f" by {people}" if people else "") + f" at {when(outcome.at)}."
     body: list[Card] = [
         text(esc(_gate_headline(view, word), 300), size="Large", weight="Bolder", color=color),
-        _stamp(stamp),
+        stamp_block(stamp),
         text(line),
     ]
     if outcome.reason.strip():

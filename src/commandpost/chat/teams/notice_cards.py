@@ -18,8 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from commandpost.chat.slack.blocks_gate import short_hash
-from commandpost.chat.teams.cards import MESSAGE_BUDGET, Stamp
-from commandpost.chat.teams.cards import _stamp as stamp_block
+from commandpost.chat.teams.cards import MESSAGE_BUDGET, Stamp, link_set, open_url, stamp_block
 from commandpost.chat.teams.cardtext import (
     Card,
     adaptive_card,
@@ -158,28 +157,9 @@ def _deliveries(view: NoticeView) -> list[Card]:
 
 
 def _link_set(links: ReviewerLinks) -> Card:
-    roles = ", ".join(label(r) for r in links.roles)
-    actions = []
-    if links.approve:
-        actions.append(
-            {
-                "type": "Action.OpenUrl",
-                "title": "Approve",
-                "url": links.approve,
-                "style": "positive",
-            }
-        )
-    actions.append(
-        {"type": "Action.OpenUrl", "title": "Reject", "url": links.reject, "style": "destructive"}
-    )
-    return {
-        "type": "Container",
-        "separator": True,
-        "items": [
-            text(f"For **{esc(links.name, 200)}**" + (f" ({esc(roles, 200)})" if roles else "")),
-            {"type": "ActionSet", "actions": actions},
-        ],
-    }
+    approve = [open_url("Approve", links.approve, style="positive")] if links.approve else []
+    reject = open_url("Reject", links.reject, style="destructive")
+    return link_set(links.name, roles=links.roles, actions=[*approve, reject])
 
 
 def notice_review_card(

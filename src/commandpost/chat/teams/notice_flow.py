@@ -20,20 +20,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from commandpost.chat.teams.approvals import LinkRefused
+from commandpost.chat.teams.link_uses import spend_then
 from commandpost.chat.teams.notice_links import NoticeClaims
 from commandpost.core.policy import Person, Policy
 from commandpost.core.vocabulary import Role
-from commandpost.errors import UserError
 from commandpost.service import notices
 from commandpost.service.context import Context
 from commandpost.service.notice_rows import APPROVER_ROLES, NoticeView, view
 from commandpost.service.roles import roles_of
 from commandpost.storage import models as m
-from commandpost.storage.engine import read_transaction, transaction
+from commandpost.storage.engine import read_transaction
 from commandpost.storage.notice_models import Notice
 from commandpost.storage.teams_models import TeamsNoticeLinkUse
 
@@ -106,20 +105,15 @@ def decide(ctx: Context, claims: NoticeClaims, *, decision: str, reason: str | N
     if decision not in (APPROVE, REJECT):
         raise ValueError(f"not a notice decision: {decision!r}")
     page = load(ctx, claims)
-    try:
-        with transaction(ctx.engine) as session:
-            session.add(
-                TeamsNoticeLinkUse(
-                    nonce=claims.nonce,
-                    notice_id=claims.notice_id,
-                    person_id=claims.person_id,
-                    decision=decision,
-                    used_at=ctx.now(),
-                )
-            )
-    except IntegrityError:
-        raise LinkRefused("used", "This review link was already used.") from None
-    try:
+    use = TeamsNoticeLinkUse(
+        nonce=claims.nonce,
+        notice_id=claims.notice_id,
+        person_id=claims.person_id,
+        decision=decision,
+        used_at=ctx.now(),
+    )
+
+    def act() -> NoticeView:
         if decision == REJECT:
             return notices.reject(
                 ctx, claims.notice_id, actor=claims.person_id, reason=reason or ""
@@ -132,9 +126,8 @@ def decide(ctx: Context, claims: NoticeClaims, *, decision: str, reason: str | N
             override_reason=reason,
             expected_sha256=claims.text_hash,
         )
-    except UserError:
-        _give_back(ctx, claims.nonce)
-        raise
+
+    return spend_then(ctx, use, decide=act, used="This review link was already used.")
 
 
 def _held(ctx: Context, shown: NoticeView, person_id: str) -> frozenset[str]:
@@ -143,13 +136,6 @@ def _held(ctx: Context, shown: NoticeView, person_id: str) -> frozenset[str]:
         assert incident is not None
         policy = ctx.policy_for(incident)
         return roles_of(session, policy, incident.id, person_id, staffed_only=True)
-
-
-def _give_back(ctx: Context, nonce: str) -> None:
-    with transaction(ctx.engine) as session:
-        row = session.get(TeamsNoticeLinkUse, nonce)
-        if row is not None:
-            session.delete(row)
 
 
 def role_for(shown: NoticeView, held: frozenset[str]) -> str:

@@ -22,6 +22,7 @@ from commandpost.chat.teams.approvals import (
 )
 
 NOTICE_PATH = "/teams/notice"
+_NOT_OURS = "This review link is not one Command Post issued."
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,9 @@ def read(signer: LinkSigner, token: str, *, now: datetime) -> NoticeClaims:
             nonce=str(raw["n"]),
         )
     except (ValueError, KeyError, TypeError, OverflowError):
-        raise LinkRefused("malformed", "This review link is not one Command Post issued.") from None
+        raise LinkRefused("malformed", _NOT_OURS) from None
     if not is_sha256(claims.text_hash):
-        raise LinkRefused("malformed", "This review link is not one Command Post issued.")
+        raise LinkRefused("malformed", _NOT_OURS)
     return claims
 
 

@@ -7,7 +7,7 @@
                                  Reject (reason required), through `service.notices`
 
 Served by `approval_page.approval_app` beside the gate page, with the same headers (no
-referrer, no caching, no framing) and the same refusals: a forged, expired, spent or
+referrer, no caching, no framing: `pages`) and the same refusals: a forged, expired, spent or
 wrong-kind link, one for a text that has since changed or a notice no longer in draft, and
 a POST without the CSRF value the page's own GET set up, get a refusal page and write
 nothing.
@@ -15,98 +15,44 @@ nothing.
 
 from __future__ import annotations
 
-import logging
-import secrets
-from collections.abc import Mapping
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
-
-from jinja2 import Environment
 
 from commandpost.chat.teams import notice_flow as flow
-from commandpost.chat.teams.approval_page import (
-    _HEADERS,
-    _STATUS,
-    MAX_FORM,
-    StartResponse,
-    _read_body,
-)
-from commandpost.chat.teams.approvals import LinkRefused, LinkSigner
+from commandpost.chat.teams.approvals import LinkRefused
 from commandpost.chat.teams.cardtext import label, when
 from commandpost.chat.teams.notice_cards import where_to
 from commandpost.chat.teams.notice_links import NOTICE_PATH, read
+from commandpost.chat.teams.pages import LinkPages, StartResponse
 from commandpost.core.policy import ChatNoticeDestination
 from commandpost.errors import NotAuthorised, NotFound, UserError
-from commandpost.service.context import Context
 from commandpost.service.origin import acting_from
 from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction
 
-log = logging.getLogger(__name__)
-
 COOKIE = "cp_teams_notice_csrf"
-REASON_MAX = 2000
 _CHOICES = (
     (flow.APPROVE, "Approve exactly this text"),
     (flow.REJECT, "Reject (give a reason)"),
 )
 
 
-def _cookie(environ: Mapping[str, Any]) -> str | None:
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(environ.get("HTTP_COOKIE", ""))
-    except CookieError:
-        return None
-    morsel = jar.get(COOKIE)
-    return morsel.value if morsel is not None and morsel.value else None
-
-
-class NoticePages:
+class NoticePages(LinkPages[flow.NoticePage]):
     """The review page's GET and POST, over one Context and one signer."""
 
-    def __init__(self, ctx: Context, signer: LinkSigner, *, templates: Environment) -> None:
-        self.ctx = ctx
-        self.signer = signer
-        self.templates = templates
+    cookie_name = COOKIE
+    path = NOTICE_PATH
+    refused_template = "teams/notice_refused.html.j2"
+    what = "notice"
+    page_name = "review"
 
-    def _html(
-        self,
-        start_response: StartResponse,
-        status: str,
-        template: str,
-        *,
-        cookie: str | None = None,
-        **values: Any,
-    ) -> list[bytes]:
-        body = self.templates.get_template(template).render(**values).encode()
-        headers = [*_HEADERS, ("Content-Length", str(len(body)))]
-        if cookie is not None:
-            headers.append(
-                ("Set-Cookie", f"{COOKIE}={cookie}; Path={NOTICE_PATH}; HttpOnly; SameSite=Strict")
-            )
-        start_response(status, headers)
-        return [body]
-
-    def refuse(self, start_response: StartResponse, why: str, message: str) -> list[bytes]:
-        # The reason is logged without the token: a link is a credential.
-        log.info("teams notice link refused: %s", why)
-        status = _STATUS.get(why, "403 Forbidden")
-        return self._html(
-            start_response, status, "teams/notice_refused.html.j2", why=why, message=message
-        )
+    def open(self, token: str) -> flow.NoticePage:
+        return flow.load(self.ctx, read(self.signer, token, now=self.ctx.now()))
 
     def get(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        query = parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=10)
-        token = (query.get("token") or [""])[0]
-        chosen = (query.get("d") or [""])[0]
         try:
-            claims = read(self.signer, token, now=self.ctx.now())
-            page = flow.load(self.ctx, claims)
+            token, chosen, page, cookie = self.opened(environ)
         except LinkRefused as exc:
-            return self.refuse(start_response, exc.why, str(exc))
-        cookie = _cookie(environ) or secrets.token_urlsafe(24)
+            return self.refused(start_response, exc)
         return self._form(start_response, page, cookie=cookie, chosen=chosen, token=token)
 
     def _sends_to(self, page: flow.NoticePage) -> str:
@@ -155,10 +101,10 @@ class NoticePages:
             }
             for f in notice.findings
         ]
-        return self._html(
+        return self.html(
             start_response,
-            status,
-            "teams/notice_review.html.j2",
+            status=status,
+            template="teams/notice_review.html.j2",
             cookie=cookie,
             notice=notice,
             audience=label(notice.template),
@@ -183,31 +129,11 @@ class NoticePages:
         )
 
     def post(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        raw = _read_body(environ, MAX_FORM)
-        if raw is None:
-            return self.refuse(start_response, "malformed", "The form was too large or unreadable.")
-        form = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=10)
-        token = (form.get("token") or [""])[0]
-        csrf = (form.get("csrf") or [""])[0]
-        chosen = (form.get("decision") or [""])[0]
-        reason = (form.get("reason") or [""])[0].strip()[:REASON_MAX]
         try:
-            claims = read(self.signer, token, now=self.ctx.now())
-            page = flow.load(self.ctx, claims)
+            form, page, cookie = self.posted(environ)
         except LinkRefused as exc:
-            return self.refuse(start_response, exc.why, str(exc))
-        cookie = _cookie(environ)
-        if (
-            not cookie
-            or not csrf
-            or not secrets.compare_digest(csrf, self.signer.csrf(claims, cookie))
-        ):
-            return self.refuse(
-                start_response,
-                "csrf",
-                "This form did not come from the review page you opened (its CSRF check"
-                " failed). Open the link again and submit from there.",
-            )
+            return self.refused(start_response, exc)
+        token, chosen, reason, claims = form.token, form.chosen, form.reason, page.claims
 
         def again(error: str) -> list[bytes]:
             return self._form(
@@ -236,15 +162,15 @@ class NoticePages:
             with acting_from("teams"):  # the page is reached only from a Teams card
                 done = flow.decide(self.ctx, claims, decision=chosen, reason=given or None)
         except LinkRefused as exc:
-            return self.refuse(start_response, exc.why, str(exc))
+            return self.refused(start_response, exc)
         except (NotAuthorised, NotFound) as exc:
-            return self.refuse(start_response, "not_allowed", str(exc))
+            return self.refuse(start_response, "not_allowed", message=str(exc))
         except UserError as exc:
-            return self.refuse(start_response, "conflict", str(exc))
-        return self._html(
+            return self.refuse(start_response, "conflict", message=str(exc))
+        return self.html(
             start_response,
-            "200 OK",
-            "teams/notice_done.html.j2",
+            status="200 OK",
+            template="teams/notice_done.html.j2",
             notice_id=claims.notice_id,
             decision=chosen,
             state=done.state,
