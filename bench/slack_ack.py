@@ -35,10 +35,12 @@ import argparse
 import logging
 import math
 import random
+import re
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -429,7 +431,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 to_record = recorded_times(engine, declares)
                 left = outbox_left(engine)
                 slack_calls = len(fake.calls())
-                refusals = sum(1 for e in fake.ephemeral if str(e.get("text")).startswith(":no_"))
+                refused = [str(e.get("text")) for e in fake.ephemeral]
+                refused = [t for t in refused if t.startswith(":no_")]
+                refusals = len(refused)
+                why = Counter(re.sub(r"INC-\S+", "INC-…", t)[:90] for t in refused)
             finally:
                 client.close()
                 engine.dispose()
@@ -481,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         + f"; {'all' if pinned else 'not all'} channels pinned; {slack_calls} Slack calls; "
         f"{refusals} refusals (ephemeral :no_entry:); {non_200} non-200 answers"
+        + "".join(f"\n  refused {n}x: {text}" for text, n in why.most_common(3))
     )
     print("\ntargets")
     print(

@@ -60,7 +60,7 @@ def test_sqlite_writers_of_one_process_take_turns_in_arrival_order() -> None:
             thread.start()
             threads.append(thread)
             deadline = time.monotonic() + 5
-            while len(queue._line) < n + 1:  # wait until it is in line, so arrival is known
+            while len(queue._lines[0]) < n + 1:  # wait until it is in line: arrival is known
                 assert time.monotonic() < deadline
                 time.sleep(0.001)
     for thread in threads:
@@ -69,32 +69,45 @@ def test_sqlite_writers_of_one_process_take_turns_in_arrival_order() -> None:
 
 
 def test_urgent_writers_go_ahead_of_routine_ones_waiting() -> None:
+    """A person's urgent write (a declaration) first, then the urgent follow-up of earlier
+    ones (opening a channel), then routine writes; first come first served within each."""
     import threading
     import time
 
-    from commandpost.storage.engine import _WriterQueue, urgent_writes
+    from commandpost.storage.engine import FOLLOW_UP, PERSON, _WriterQueue, urgent_writes
 
     queue = _WriterQueue()
     order: list[str] = []
     threads = []
 
-    def write(name: str, urgent: bool) -> None:
-        if urgent:
-            with urgent_writes(), queue.turn():
-                order.append(name)
-        else:
-            with queue.turn():
-                order.append(name)
+    def write(name: str, priority: int) -> None:
+        with urgent_writes(priority), queue.turn():
+            order.append(name)
 
+    waiting = (
+        ("note 1", 0),
+        ("open channel 1", FOLLOW_UP),
+        ("note 2", 0),
+        ("declare 1", PERSON),
+        ("open channel 2", FOLLOW_UP),
+        ("declare 2", PERSON),
+    )
     with queue.turn():
-        for name, urgent in (("note 1", False), ("note 2", False), ("declare", True)):
-            thread = threading.Thread(target=write, args=(name, urgent))
+        for name, priority in waiting:
+            thread = threading.Thread(target=write, args=(name, priority))
             thread.start()
             threads.append(thread)
             deadline = time.monotonic() + 5
-            while len(queue._line) + len(queue._urgent) < len(threads):
+            while sum(len(line) for line in queue._lines) < len(threads):
                 assert time.monotonic() < deadline
                 time.sleep(0.001)
     for thread in threads:
         thread.join(5)
-    assert order == ["declare", "note 1", "note 2"]
+    assert order == [
+        "declare 1",
+        "declare 2",
+        "open channel 1",
+        "open channel 2",
+        "note 1",
+        "note 2",
+    ]

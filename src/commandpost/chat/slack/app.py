@@ -36,7 +36,7 @@ from commandpost.service.context import Context
 from commandpost.service.origin import carried
 from commandpost.service.ports import Clock, SystemClock
 from commandpost.storage import models as m
-from commandpost.storage.engine import transaction, urgent_writes
+from commandpost.storage.engine import FOLLOW_UP, transaction, urgent_writes
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +109,11 @@ class Deliverer:
     incident, so its messages keep their order. Incidents are not tied to senders: a channel
     with hundreds of notes queued occupies one sender, and a new incident's channel set-up
     goes to any other instead of waiting behind that backlog (with fixed lanes by hash it
-    did: measured, the channel was ready seconds later). One reader, not one query per
-    sender: a busy channel kicks often. Listeners only kick: Slack calls never hold one of
-    Bolt's threads, so acks do not queue behind deliveries.
+    did: measured, the channel was ready seconds later). A third of the senders only open
+    channels: in a burst every other sender can be waiting for the database writer with a
+    routine message, and a new incident's channel must not wait for one of them. One reader,
+    not one query per sender: a busy channel kicks often. Listeners only kick: Slack calls
+    never hold one of Bolt's threads, so acks do not queue behind deliveries.
     """
 
     def __init__(self, ctx: Context, *, interval: float = 2.0, lanes: int = 24) -> None:
@@ -129,7 +131,9 @@ class Deliverer:
         self._openings: set[int] = set()  # queued items that open a channel
         self._threads = [threading.Thread(target=self._read, name="outbox-reader", daemon=True)]
         self._threads += [
-            threading.Thread(target=self._send, name=f"outbox-{k}", daemon=True)
+            threading.Thread(
+                target=self._send, args=(k < lanes // 3,), name=f"outbox-{k}", daemon=True
+            )
             for k in range(lanes)
         ]
 
@@ -180,12 +184,12 @@ class Deliverer:
         if item.kind == "open_channel":
             self._openings.add(item.id)
 
-    def _take(self) -> tuple[str, list[int], bool] | None:
+    def _take(self, *, openings_only: bool) -> tuple[str, list[int], bool] | None:
         """The next incident's items (channel openings first) and whether they open a
         channel; None once stopping."""
         with self._work:
             while not self._stop.is_set():
-                line = self._opening or self._next
+                line = self._opening if openings_only else self._opening or self._next
                 if line:
                     key = line.popleft()
                     waiting = self._waiting[key]
@@ -206,11 +210,11 @@ class Deliverer:
             else:
                 del self._waiting[key]
 
-    def _send(self) -> None:
-        while (taken := self._take()) is not None:
+    def _send(self, openings_only: bool) -> None:
+        while (taken := self._take(openings_only=openings_only)) is not None:
             key, batch, opening = taken
             try:
-                with urgent_writes() if opening else nullcontext():
+                with urgent_writes(FOLLOW_UP) if opening else nullcontext():
                     sent = outbox.deliver_items(self.ctx, batch)
                 if sent:
                     self.kick()  # an opened channel (or a retry that worked) frees others
@@ -239,26 +243,50 @@ class AfterAck:
     each kind, first come, first served.
     """
 
-    def __init__(self, threads: int = 8, *, urgent_threads: int = 4) -> None:
+    def __init__(
+        self, threads: int = 8, *, urgent_threads: int = 4, reply_threads: int = 4
+    ) -> None:
         self._routine: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
         self._urgent: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(
-                target=self._run, args=(self._routine, False), name=f"slack-work-{n}", daemon=True
-            )
-            for n in range(threads)
-        ] + [
-            threading.Thread(
-                target=self._run, args=(self._urgent, True), name=f"slack-urgent-{n}", daemon=True
-            )
-            for n in range(urgent_threads)
-        ]
+        self._replies: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
+        self._threads = (
+            [
+                threading.Thread(
+                    target=self._run,
+                    args=(self._routine, False),
+                    name=f"slack-work-{n}",
+                    daemon=True,
+                )
+                for n in range(threads)
+            ]
+            + [
+                threading.Thread(
+                    target=self._run,
+                    args=(self._urgent, True),
+                    name=f"slack-urgent-{n}",
+                    daemon=True,
+                )
+                for n in range(urgent_threads)
+            ]
+            + [
+                threading.Thread(
+                    target=self._run,
+                    args=(self._replies, False),
+                    name=f"slack-reply-{n}",
+                    daemon=True,
+                )
+                for n in range(reply_threads)
+            ]
+        )
         for thread in self._threads:
             thread.start()
 
-    def submit(self, work: ls.Work, *, urgent: bool = False) -> None:
+    def submit(self, work: ls.Work, *, urgent: bool = False, reply: bool = False) -> None:
         # A thread starts with no context: the work takes its origin along (service.origin).
-        (self._urgent if urgent else self._routine).put(carried(work))
+        self._queue(urgent=urgent, reply=reply).put(carried(work))
+
+    def _queue(self, *, urgent: bool, reply: bool) -> queue.SimpleQueue[ls.Work | None]:
+        return self._replies if reply else self._urgent if urgent else self._routine
 
     @staticmethod
     def _run(waiting: queue.SimpleQueue[ls.Work | None], urgent: bool) -> None:
@@ -271,10 +299,17 @@ class AfterAck:
 
     def stop(self) -> None:
         """Finish the work already acked (its changes and outbox rows commit), then stop."""
-        for thread in self._threads:
+        # Replies last: the work still queued may answer its user.
+        work = [t for t in self._threads if not t.name.startswith("slack-reply")]
+        replies = [t for t in self._threads if t.name.startswith("slack-reply")]
+        for thread in work:
             urgent = thread.name.startswith("slack-urgent")
-            (self._urgent if urgent else self._routine).put(None)  # after everything queued
-        for thread in self._threads:
+            self._queue(urgent=urgent, reply=False).put(None)  # after everything queued
+        for thread in work:
+            thread.join(timeout=30)
+        for _ in replies:
+            self._replies.put(None)
+        for thread in replies:
             thread.join(timeout=30)
 
 

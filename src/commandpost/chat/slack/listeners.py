@@ -53,12 +53,15 @@ NOT_IN_POLICY = "You are not in Command Post's policy, so it cannot act for you.
 Work = Callable[[], None]
 
 
-def inline(work: Work, *, urgent: bool = False) -> None:
+def inline(work: Work, *, urgent: bool = False, reply: bool = False) -> None:
     work()
 
 
 class Later(Protocol):
-    def __call__(self, work: Work, *, urgent: bool = False) -> None: ...
+    """Runs work after the ack: `urgent` work first; `reply` marks a message to the user
+    alone (an ephemeral answer or refusal), which has threads of its own."""
+
+    def __call__(self, work: Work, *, urgent: bool = False, reply: bool = False) -> None: ...
 
 
 # Commands whose work goes before notes and reads when work queues up (AfterAck).
@@ -105,17 +108,23 @@ class Listeners:
             with acting_from("slack"):
                 reply = work()
         except UserError as exc:
-            self.refuse(client, channel=channel, user=user, text=f":no_entry: {exc}")
+            self.answer(client, channel=channel, user=user, text=f":no_entry: {exc}")
             return False
         except Exception:
             log.exception("listener failed")
-            self.refuse(client, channel=channel, user=user, text="Something went wrong.")
+            self.answer(client, channel=channel, user=user, text="Something went wrong.")
             return False
         finally:
             self.deliver()
         if reply:
-            self.refuse(client, channel=channel, user=user, text=reply)
+            self.answer(client, channel=channel, user=user, text=reply)
         return True
+
+    def answer(self, client: WebClient, *, channel: str | None, user: str, text: str) -> None:
+        """`refuse` on the reply threads: a thread that has just recorded a declaration or a
+        decision goes on to the next one instead of waiting for Slack to take the answer
+        (measured: a quarter of the urgent threads' time went there in a burst)."""
+        self.later(lambda: self.refuse(client, channel=channel, user=user, text=text), reply=True)
 
     # ---------------------------------------------------------------------- /incident
     def command(self, ack: Ack, body: Body, client: WebClient) -> None:
