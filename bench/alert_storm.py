@@ -45,7 +45,7 @@ for extra in (ROOT / "src", ROOT / "tests", ROOT):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-from child_app import app_process, profiled  # noqa: E402
+from child_app import app_process, postgres_database, profiled  # noqa: E402
 from keepalive import KeepAlive  # noqa: E402
 from tests.fakeslack import FakeSlack  # noqa: E402
 from tests.slackreq import SECRET  # noqa: E402
@@ -270,20 +270,6 @@ def phase(
     return figures
 
 
-def postgres_url() -> tuple[str, Any] | None:
-    import psycopg
-    from tests import pgserver
-
-    server = pgserver.start()
-    if server is None:
-        return None
-    with psycopg.connect(
-        f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres", autocommit=True
-    ) as conn:
-        conn.execute('CREATE DATABASE "alertstorm"')
-    return server.url("alertstorm"), server
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--alerts", type=int, default=10_000)
@@ -319,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         url = f"sqlite:///{Path(tmp) / 'commandpost.db'}"
         sqlite = phase("Command Post, SQLite", url, fake=fake, args=args, profile=args.py_spy)
         if not args.skip_postgres:
-            found = postgres_url()
+            found = postgres_database("alertstorm")
             if found is None:
                 print("  PostgreSQL: not installed, skipped", flush=True)
             else:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -61,3 +62,19 @@ def profiled(pid: int, out: str | None) -> Iterator[None]:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
+
+
+def postgres_database(name: str) -> tuple[str, Any] | None:
+    """A throwaway PostgreSQL cluster (tests/pgserver.py) with an empty database `name`: its
+    URL and the server (stop it when done); None when PostgreSQL is not installed."""
+    import psycopg
+    from tests import pgserver
+
+    server = pgserver.start()
+    if server is None:
+        return None
+    with psycopg.connect(
+        f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server.url(name), server

@@ -66,7 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the fake Slack and the request signer live in tests/
 
-from child_app import app_process, profiled  # noqa: E402
+from child_app import app_process, postgres_database, profiled  # noqa: E402
 from keepalive import KeepAlive  # noqa: E402
 from tests.fakeslack import Call, FakeSlack  # noqa: E402
 from tests.slackreq import SECRET, Reply, SlackClient  # noqa: E402
@@ -365,6 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--settle", type=float, default=180.0, help="seconds to wait for channels and outbox"
     )
     parser.add_argument("--py-spy", metavar="FILE", help="profile the app to FILE (.txt: raw)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="serve on a throwaway PostgreSQL, not SQLite"
+    )
     parser.add_argument("--child", choices=("bare", "commandpost"), help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
@@ -403,7 +406,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bare_client.close()
 
         # 2. Command Post, served for real on a fresh migrated database.
-        url = f"sqlite:///{Path(tmp) / 'commandpost.db'}"
+        url, pg = f"sqlite:///{Path(tmp) / 'commandpost.db'}", None
+        if args.postgres:
+            found = postgres_database("slackack")
+            if found is None:
+                parser.error("--postgres: PostgreSQL is not installed")
+            url, pg = found
         upgrade(url)
         engine = create_engine(url)
         with app_process(
@@ -438,6 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             finally:
                 client.close()
                 engine.dispose()
+                if pg is not None:
+                    pg.stop()
 
     # ---------------------------------------------------------------------------- report
     bare_s = [s.seconds for s in bare]
@@ -448,7 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"/incident ack benchmark: {args.requests} signed requests "
         f"({counts['declare']} declare, {counts['status']} status, {counts['note']} note), "
-        f"{args.concurrency} client threads, fake Slack {args.latency_ms:g} ms a call, SQLite"
+        f"{args.concurrency} client threads, fake Slack {args.latency_ms:g} ms a call, "
+        f"{'PostgreSQL' if args.postgres else 'SQLite'}"
     )
     print(f"\ntime to HTTP response{'':<19}{'p50':>8}{'p99':>12}{'max':>12}")
     print(row("bare Bolt app (ack only)", bare_s))
