@@ -122,7 +122,10 @@ class Deliverer:
         self._kicked = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._work = threading.Condition(self._lock)
+        # Senders that only open channels wait apart: woken for other work, they would take
+        # the wake-up a sender that can do it needed, and that work would wait for the next.
+        self._work = threading.Condition(self._lock)  # any sender
+        self._openers = threading.Condition(self._lock)  # senders that only open channels
         self._handed: set[int] = set()  # queued or being sent: not handed out again
         self._waiting: dict[str, deque[int]] = {}  # per incident (or item), in order made
         self._opening: deque[str] = deque()  # keys whose next item opens a channel
@@ -150,6 +153,7 @@ class Deliverer:
         self.kick()
         with self._work:
             self._work.notify_all()
+            self._openers.notify_all()
         for thread in self._threads:
             thread.join(timeout=10)
 
@@ -167,10 +171,12 @@ class Deliverer:
                 log.exception("reading the outbox failed")
                 continue
             with self._work:
+                openings = len(self._opening)
                 for item in due:
                     if item.id not in self._handed:
                         self._handed.add(item.id)
                         self._queue(item)
+                self._openers.notify(len(self._opening) - openings)
                 self._work.notify(len(due))
 
     def _queue(self, item: outbox.Due) -> None:
@@ -187,6 +193,7 @@ class Deliverer:
     def _take(self, *, openings_only: bool) -> tuple[str, list[int], bool] | None:
         """The next incident's items (channel openings first) and whether they open a
         channel; None once stopping."""
+        wake = self._openers if openings_only else self._work
         with self._work:
             while not self._stop.is_set():
                 line = self._opening if openings_only else self._opening or self._next
@@ -196,7 +203,7 @@ class Deliverer:
                     batch = [waiting.popleft() for _ in range(min(outbox.BATCH, len(waiting)))]
                     self._busy.add(key)
                     return key, batch, not self._openings.isdisjoint(batch)
-                self._work.wait()
+                wake.wait()
         return None
 
     def _release(self, key: str, batch: list[int]) -> None:
