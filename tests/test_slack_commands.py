@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from commandpost.chat.slack import command_types
+from commandpost.chat.slack import command_types, command_words
 from commandpost.chat.slack import commands as c
 from commandpost.chat.slack.commands import (
     SUMMARY,
@@ -406,7 +406,7 @@ def test_render_is_the_text_slack_would_send() -> None:
     assert render(Help()) == "help"
 
 
-@pytest.mark.parametrize("module", [c, command_types])
+@pytest.mark.parametrize("module", [c, command_types, command_words])
 def test_module_is_pure(module: types.ModuleType) -> None:
     source = module.__file__
     assert source is not None
@@ -423,5 +423,10 @@ def test_module_is_pure(module: types.ModuleType) -> None:
             "enum",
             "typing",
         } or name.startswith(
-            ("commandpost.core", "commandpost.errors", "commandpost.chat.slack.command_types")
+            (
+                "commandpost.core",
+                "commandpost.errors",
+                "commandpost.chat.slack.command_types",
+                "commandpost.chat.slack.command_words",
+            )
         ), line

@@ -256,35 +256,16 @@ class AfterAck:
         self._routine: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
         self._urgent: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
         self._replies: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
-        self._threads = (
-            [
-                threading.Thread(
-                    target=self._run,
-                    args=(self._routine, False),
-                    name=f"slack-work-{n}",
-                    daemon=True,
-                )
-                for n in range(threads)
-            ]
-            + [
-                threading.Thread(
-                    target=self._run,
-                    args=(self._urgent, True),
-                    name=f"slack-urgent-{n}",
-                    daemon=True,
-                )
-                for n in range(urgent_threads)
-            ]
-            + [
-                threading.Thread(
-                    target=self._run,
-                    args=(self._replies, False),
-                    name=f"slack-reply-{n}",
-                    daemon=True,
-                )
-                for n in range(reply_threads)
-            ]
+        pools = (
+            (self._routine, False, "slack-work", threads),
+            (self._urgent, True, "slack-urgent", urgent_threads),
+            (self._replies, False, "slack-reply", reply_threads),
         )
+        self._threads = [
+            threading.Thread(target=self._run, args=(q, urgent), name=f"{name}-{n}", daemon=True)
+            for q, urgent, name, count in pools
+            for n in range(count)
+        ]
         for thread in self._threads:
             thread.start()
 

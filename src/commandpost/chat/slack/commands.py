@@ -10,7 +10,7 @@ tested on its own and reused by anything that reads `/incident …` text.
     needs_incident_channel(cmd)    False for declare, list and help
 
 The commands themselves, USAGE, SUMMARY and UsageError are defined in `command_types`
-and re-exported here.
+and re-exported here; the reading of words and Slack's escaping is in `command_words`.
 
 Words follow shell-like quoting: "double" and 'single' quotes, and the curly ones Slack
 clients type, group words; inside double quotes a backslash escapes a quote or a backslash.
@@ -31,7 +31,7 @@ import re
 from collections.abc import Callable
 from dataclasses import fields
 from enum import Enum
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 from commandpost.chat.slack.command_types import (
     SUMMARY,
@@ -65,6 +65,7 @@ from commandpost.chat.slack.command_types import (
     Update,
     UsageError,
 )
+from commandpost.chat.slack.command_words import SEPARATORS, Words, plain
 from commandpost.core.vocabulary import IncidentClass, Role, Severity, Status
 from commandpost.errors import InvalidInput
 
@@ -110,14 +111,7 @@ _ALIASES = {"acknowledge": "ack", "severity": "sev", "ls": "list", "?": "help", 
 _ANYWHERE = frozenset({"declare", "list", "help"})
 
 
-# ------------------------------------------------------------------------------- words
-_SMART = str.maketrans("\u201c\u201d\u2018\u2019", "\"\"''")  # curly quotes: “ ” and single
-_QUOTES = "\"'\u201c\u201d\u2018\u2019"
-_SEPARATORS = frozenset({"--", "\u2014", "\u2013"})  # clients turn a typed `--` into a dash
-_ENTITY_AT = re.compile(r"<[^<>]*>")
-_ENTITY = re.compile(r"<([^<>]*)>")
-_HTML = re.compile(r"&(amp|lt|gt);")
-_HTML_CHARS = {"amp": "&", "lt": "<", "gt": ">"}
+# ------------------------------------------------------------------------ field shapes
 _MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|[^<>]*)?>")
 _GATE = re.compile(r"#?([0-9]{1,18})")
 _ACTION = re.compile(r"[a-z0-9][a-z0-9_.-]*")
@@ -126,118 +120,31 @@ _TEMPLATE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _BARE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 
 
-def _entity(match: re.Match[str]) -> str:
-    target, _, label = match.group(1).partition("|")
-    if target[:1] in ("@", "#"):
-        return target[0] + (label or target[1:])
-    if target[:1] == "!":  # <!here>, <!subteam^S1|@team>, <!date^…|fallback>
-        return label or "@" + target[1:].split("^")[0]
-    return target  # a link: its URL
-
-
-def _plain(text: str) -> str:
-    """Slack's escaped text as plain text (see the module docstring)."""
-    return _HTML.sub(lambda m: _HTML_CHARS[m.group(1)], _ENTITY.sub(_entity, text))
-
-
-class _Words:
-    """Reads shell-like words off the front of the text and leaves the rest as typed."""
-
-    def __init__(self, text: str, subcommand: str = "help") -> None:
-        self.text = text
-        self.src = text.translate(_SMART)  # same length: decisions here, characters from text
-        self.pos = 0
-        self.subcommand = subcommand
-
-    def fail(self, problem: str) -> NoReturn:
-        raise UsageError(self.subcommand, problem)
-
-    def next(self) -> tuple[str, bool] | None:
-        """The next word and whether it was bare (no quotes); None at the end."""
-        src, text, n = self.src, self.text, len(self.src)
-        i = self.pos
-        while i < n and src[i].isspace():
-            i += 1
-        out: list[str] = []
-        bare = True
-        if i == n:
-            self.pos = i
-            return None
-        while i < n and not src[i].isspace():
-            quote = src[i]
-            if quote in ("'", '"'):
-                bare, opened = False, i
-                i += 1
-                while True:
-                    if i == n:
-                        self.fail(f"the quote {text[opened]} is never closed")
-                    if src[i] == quote:
-                        i += 1
-                        break
-                    if quote == '"' and src[i] == "\\" and src[i + 1 : i + 2] in ('"', "\\"):
-                        i += 1
-                    out.append(text[i])
-                    i += 1
-            elif entity := _ENTITY_AT.match(src, i):
-                out.append(text[i : entity.end()])
-                i = entity.end()
-            else:
-                out.append(text[i])
-                i += 1
-        self.pos = i
-        return "".join(out), bare
-
-    def word(self, what: str) -> str:
-        got = self.next()
-        if got is None:
-            self.fail(f"{self.subcommand} needs {what}")
-        return got[0]
-
-    def rest(self) -> str:
-        """Everything left, as plain text; one quoted string is unquoted."""
-        raw = self.text[self.pos :].strip()
-        self.pos = len(self.text)
-        if raw and raw[0] in _QUOTES:
-            words = _Words(raw)
-            try:
-                first, second = words.next(), words.next()
-            except UsageError:
-                first = second = None
-            if first is not None and second is None:
-                raw = first[0]
-        return _plain(raw).strip()
-
-    def done(self) -> None:
-        extra = self.text[self.pos :].strip()
-        if extra:
-            self.fail(f"{self.subcommand} does not take {extra!r}")
-
-
 # ----------------------------------------------------------------------------- parsing
-def _vocab(w: _Words, parse_word: Callable[[str], _E], word: str) -> _E:
+def _vocab(w: Words, parse_word: Callable[[str], _E], word: str) -> _E:
     try:
-        return parse_word(_plain(word))
+        return parse_word(plain(word))
     except InvalidInput as err:
         w.fail(str(err))
 
 
 def _try(parse_word: Callable[[str], _E], word: str) -> _E | None:
     try:
-        return parse_word(_plain(word))
+        return parse_word(plain(word))
     except InvalidInput:
         return None
 
 
-def _user(w: _Words) -> str:
+def _user(w: Words) -> str:
     word = w.word("a person: @mention them")
     if match := _MENTION.fullmatch(word):
         return match.group(1)
     if word.startswith("@"):
         w.fail(f"{word} is not a Slack mention: pick the person from the @ autocomplete list")
-    w.fail(f"expected an @mention of a person, not {_plain(word)!r}")
+    w.fail(f"expected an @mention of a person, not {plain(word)!r}")
 
 
-def _gate(w: _Words) -> int:
+def _gate(w: Words) -> int:
     word = w.word("a gate number")
     match = _GATE.fullmatch(word)
     if match is None or int(match.group(1)) == 0:
@@ -245,7 +152,7 @@ def _gate(w: _Words) -> int:
     return int(match.group(1))
 
 
-def _declare(w: _Words) -> Declare | DeclareModal:
+def _declare(w: Words) -> Declare | DeclareModal:
     severity: Severity | None = None
     klass: IncidentClass | None = None
     while severity is None or klass is None:
@@ -268,21 +175,21 @@ def _declare(w: _Words) -> Declare | DeclareModal:
     return Declare(severity, klass, title) if title else DeclareModal(severity, klass)
 
 
-def _ack(w: _Words) -> Ack:
+def _ack(w: Words) -> Ack:
     got = w.next()
     role = None if got is None else _vocab(w, Role.parse, got[0])
     w.done()
     return Ack(role)
 
 
-def _role_and_user(w: _Words) -> tuple[Role, str]:
+def _role_and_user(w: Words) -> tuple[Role, str]:
     role = _vocab(w, Role.parse, w.word("a role"))
     user = _user(w)
     w.done()
     return role, user
 
 
-def _contain(w: _Words) -> Contain:
+def _contain(w: Words) -> Contain:
     action = w.word("an action from the catalogue").lower()
     if not _ACTION.fullmatch(action):
         w.fail(f"{action!r} is not an action name (like rollback_model)")
@@ -290,23 +197,23 @@ def _contain(w: _Words) -> Contain:
     reason: str | None = None
     while (got := w.next()) is not None:
         word, bare = got
-        if bare and word in _SEPARATORS:
+        if bare and word in SEPARATORS:
             reason = w.rest() or w.fail("write the reason after --, or leave -- out")
             break
         _pair(w, word, params, hint=" (a reason goes after --)")
     return Contain(action, params, reason)
 
 
-def _pair(w: _Words, word: str, into: dict[str, str], *, hint: str = "") -> None:
+def _pair(w: Words, word: str, into: dict[str, str], *, hint: str = "") -> None:
     key, sep, value = word.partition("=")
     if not sep or not _KEY.fullmatch(key):
-        w.fail(f"parameters are key=value; got {_plain(word)!r}{hint}")
+        w.fail(f"parameters are key=value; got {plain(word)!r}{hint}")
     if key in into:
         w.fail(f"parameter {key!r} given twice")
-    into[key] = _plain(value)
+    into[key] = plain(value)
 
 
-def _notify(w: _Words) -> Notify:
+def _notify(w: Words) -> Notify:
     template = w.word("a notice template (see /incident help notify)").lower()
     if not _TEMPLATE.fullmatch(template):
         w.fail(f"{template!r} is not a template name (like customer_initial)")
@@ -316,7 +223,7 @@ def _notify(w: _Words) -> Notify:
     return Notify(template, facts)
 
 
-def _hold(w: _Words) -> Hold | HoldRelease:
+def _hold(w: Words) -> Hold | HoldRelease:
     start = w.pos
     try:
         got = w.next()
@@ -328,7 +235,7 @@ def _hold(w: _Words) -> Hold | HoldRelease:
     return Hold(w.rest() or w.fail("hold needs a reason: why the evidence must be kept"))
 
 
-def _review(w: _Words) -> Review | ReviewDone:
+def _review(w: Words) -> Review | ReviewDone:
     got = w.next()
     if got is None:
         return Review()
@@ -338,7 +245,7 @@ def _review(w: _Words) -> Review | ReviewDone:
     return ReviewDone()
 
 
-def _help(w: _Words) -> Help:
+def _help(w: Words) -> Help:
     got = w.next()
     if got is None:
         return Help()
@@ -349,15 +256,15 @@ def _help(w: _Words) -> Help:
     return Help(topic)
 
 
-def _no_args(make: Callable[[], Command]) -> Callable[[_Words], Command]:
-    def parse_none(w: _Words) -> Command:
+def _no_args(make: Callable[[], Command]) -> Callable[[Words], Command]:
+    def parse_none(w: Words) -> Command:
         w.done()
         return make()
 
     return parse_none
 
 
-_PARSERS: dict[str, Callable[[_Words], Command]] = {
+_PARSERS: dict[str, Callable[[Words], Command]] = {
     "declare": _declare,
     "ack": _ack,
     "assign": lambda w: Assign(*_role_and_user(w)),
@@ -388,7 +295,7 @@ def parse(text: str) -> Command:
     """The command in a slash command's `text`; empty text is `Help()`.
 
     Raises UsageError (an InvalidInput) for anything malformed, and nothing else."""
-    words = _Words(text)
+    words = Words(text)
     got = words.next()
     if got is None:
         return Help()
