@@ -57,7 +57,7 @@ from sqlmodel import Session, col, func, select
 from waitress.server import create_server
 
 from commandpost.chat.slack.app import SlackSettings
-from commandpost.chat.slack.server import health_app, make_server
+from commandpost.chat.slack.server import health_app, make_server, work_spec
 from commandpost.policy_file import load_policy
 from commandpost.storage import models as m
 from commandpost.storage.migrate import upgrade
@@ -137,7 +137,9 @@ def served(app: App) -> Iterator[int]:
 
 # ------------------------------------------------------------------- the app's own process
 def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> None:
-    """Run one app until stdin closes; print its port first (the parent reads that line)."""
+    """Run one app until stdin closes; print its port first (the parent reads that line).
+    `commandpost` is served as `commandpost serve` serves over HTTP: the acks here, the work
+    in a work process; `one-process` does the work in the served process too."""
     logging.basicConfig(level=logging.ERROR)
     if kind == "bare":
         with served(bare_app(token, api_url)) as port:
@@ -146,7 +148,14 @@ def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> No
         return
     policy = load_policy(str(ROOT / "policy.yml"))
     settings = SlackSettings(signing_secret=SECRET, bot_token=token, api_url=api_url)
-    server = make_server(database_url=database_url, policy=policy, settings=settings).start()
+    work = None
+    if kind == "commandpost":
+        work = work_spec(
+            database_url=database_url, policy=policy, settings=settings, log_level="ERROR"
+        )
+    server = make_server(
+        database_url=database_url, policy=policy, settings=settings, work=work
+    ).start()
     try:
         print(server.port, flush=True)
         sys.stdin.read()
@@ -368,7 +377,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--postgres", action="store_true", help="serve on a throwaway PostgreSQL, not SQLite"
     )
-    parser.add_argument("--child", choices=("bare", "commandpost"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--one-process",
+        action="store_true",
+        help="serve with `serve --one-process`: the work after the acks in the served process",
+    )
+    parser.add_argument(
+        "--child", choices=("bare", "commandpost", "one-process"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
@@ -414,8 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             url, pg = found
         upgrade(url)
         engine = create_engine(url)
+        kind = "one-process" if args.one_process else "commandpost"
         with app_process(
-            __file__, "commandpost", api_url=fake.base_url, token=token, database_url=url
+            __file__, kind, api_url=fake.base_url, token=token, database_url=url
         ) as app:
             client = KeptAliveClient(f"http://127.0.0.1:{app.port}")
             try:
@@ -459,7 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"/incident ack benchmark: {args.requests} signed requests "
         f"({counts['declare']} declare, {counts['status']} status, {counts['note']} note), "
         f"{args.concurrency} client threads, fake Slack {args.latency_ms:g} ms a call, "
-        f"{'PostgreSQL' if args.postgres else 'SQLite'}"
+        f"{'PostgreSQL' if args.postgres else 'SQLite'}, "
+        + ("one process" if args.one_process else "acks and work in two processes")
     )
     print(f"\ntime to HTTP response{'':<19}{'p50':>8}{'p99':>12}{'max':>12}")
     print(row("bare Bolt app (ack only)", bare_s))

@@ -20,6 +20,11 @@ def serve(
     port: int = typer.Option(
         int(os.environ.get("PORT") or 3000), "--port", help="Port (default $PORT or 3000)."
     ),
+    one_process: bool = typer.Option(
+        False,
+        "--one-process",
+        help="Do the work after each ack in this process too, not in a work process.",
+    ),
 ) -> None:
     """Serve the Slack app (POST /slack/events), alert webhooks (POST /alerts/<source>), GET
     /healthz and /metrics, and the Teams approval page and commands when Teams is configured."""
@@ -36,5 +41,6 @@ def serve(
         policy=policy(),
         slack=SlackSettings.from_env(),
         settings=settings(),
+        one_process=one_process,
     )
     server.serve_forever(host, port)

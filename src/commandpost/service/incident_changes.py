@@ -284,15 +284,26 @@ def _require_open(incident: m.Incident) -> None:
         )
 
 
-def schedule_sla_timers(session: Session, ctx: Context, incident: m.Incident) -> None:
+def schedule_sla_timers(
+    session: Session, ctx: Context, incident: m.Incident, *, new_incident: bool = False
+) -> None:
+    """Arm the mitigation SLA (unless contained or already breached) and the update cadence.
+
+    `new_incident`: the caller has just inserted the incident in this transaction, so no
+    deadline of it can have fired: the breach look-up (a query of its own plus an early
+    flush, inside the writer's lock) is skipped, and the deadlines are appended as plain rows
+    for the caller to write (`roles.write_new_pages`).
+    """
     spec = ctx.policy_for(incident).severity(Severity(incident.severity))
-    if incident.contained_at is None and not _mitigation_breached(session, incident.id):
+    schedule = timers.schedule_plain if new_incident else timers.schedule
+    breached = not new_incident and _mitigation_breached(session, incident.id)
+    if incident.contained_at is None and not breached:
         mitigation = due.mitigation_due(
             declared_at=incident.declared_at, sla=spec.first_mitigation_sla
         )
         if mitigation is not None:
-            timers.schedule(session, incident.id, mitigation)
-    timers.schedule(
+            schedule(session, incident.id, mitigation)
+    schedule(
         session,
         incident.id,
         due.cadence_due(last_update_at=incident.last_update_at, cadence=spec.update_cadence),

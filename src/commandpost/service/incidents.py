@@ -10,9 +10,11 @@ they are re-exported here so that this module stays the one place callers import
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -41,7 +43,7 @@ from commandpost.service.incident_changes import (
     resolve,
     schedule_sla_timers,
 )
-from commandpost.service.roles import holder, page_for_severity, page_role
+from commandpost.service.roles import holder, page_for_severity, page_role, write_new_pages
 from commandpost.storage import models as m
 from commandpost.storage.engine import transaction
 
@@ -81,14 +83,35 @@ class Declaration:
     trigger: str = "command"
 
 
+# Policy versions known to be committed, per database engine. Snapshots are never deleted,
+# so once one is seen committed it stays stored, and later declarations skip the look-up (a
+# query inside the writer's lock). A snapshot this session wrote in its current transaction
+# does not count until a later transaction reads it back: a rollback could still undo it.
+_STORED: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
+_WRITTEN = "commandpost.policy_written"
+
+
 def store_policy(session: Session, ctx: Context) -> None:
     version = ctx.policy.version()
-    if session.get(m.PolicySnapshot, version) is None:
-        body = json.dumps(ctx.policy.model_dump(mode="json"), sort_keys=True)
-        session.add(
-            m.PolicySnapshot(version=version, name=ctx.policy.name, body=body, loaded_at=ctx.now())
-        )
-        session.flush()
+    stored = _STORED.setdefault(session.get_bind().engine, set())
+    if version in stored:
+        return
+    found = session.get(m.PolicySnapshot, version) is not None
+    current = session.get_transaction()
+    written: tuple[object, set[str]] | None = session.info.get(_WRITTEN)
+    if written is None or written[0] is not current:
+        written = (current, set())
+        session.info[_WRITTEN] = written
+    if found:
+        if version not in written[1]:
+            stored.add(version)
+        return
+    body = json.dumps(ctx.policy.model_dump(mode="json"), sort_keys=True)
+    session.add(
+        m.PolicySnapshot(version=version, name=ctx.policy.name, body=body, loaded_at=ctx.now())
+    )
+    session.flush()
+    written[1].add(version)
 
 
 def declare(ctx: Context, spec: Declaration, *, attempts: int = 5) -> m.Incident:
@@ -167,8 +190,10 @@ def declare_in(
         trigger=incident.trigger,
     )
     enqueue_channel_open(session, ctx, incident)
-    page_for_severity(session, ctx, incident, actor="commandpost")
-    schedule_sla_timers(session, ctx, incident)
+    # The incident row was inserted just above, so there is nothing of it to look up yet.
+    page_for_severity(session, ctx, incident, actor="commandpost", new_incident=True)
+    schedule_sla_timers(session, ctx, incident, new_incident=True)
+    write_new_pages(session)
     for role in extra_page:
         # A role the severity already paged is not paged twice.
         if holder(session, incident.id, role) is None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import Table
+from sqlmodel import Session, SQLModel, select
 
 from commandpost.core.deadlines import DeadlineKind, ack_due
 from commandpost.core.durations import format_duration
@@ -21,7 +22,18 @@ from commandpost.service.context import (
     post,
 )
 from commandpost.storage import models as m
+from commandpost.storage.append import append, write_appended
 from commandpost.storage.engine import transaction
+
+ROLES: Table = SQLModel.metadata.tables[m.RoleAssignment.__tablename__]
+
+
+def write_new_pages(session: Session) -> None:
+    """Write the rows `page_for_severity(new_incident=True)` appended (one INSERT per table).
+
+    Called before anything else in the transaction can add role or deadline rows: rows the
+    ORM flushes later then get later ids, in the order the calls were made, as before."""
+    write_appended(session, only=(ROLES, timers.DEADLINES))
 
 
 def active_assignments(session: Session, incident_id: str) -> list[m.RoleAssignment]:
@@ -110,10 +122,88 @@ def page_role(
         paged_at=now,
     )
     session.add(row)
-    sla = policy.severity(Severity(incident.severity)).ack_sla
-    timers.schedule(
-        session, incident.id, ack_due(role=role.value, step=0, paged_at=now, ack_sla=sla)
+    _start_ack_chain(
+        session,
+        ctx,
+        incident,
+        policy,
+        role=role,
+        person_id=person.id,
+        now=now,
+        actor=actor,
+        why=why,
     )
+    return row
+
+
+def _page_new(
+    session: Session,
+    ctx: Context,
+    incident: m.Incident,
+    *,
+    role: Role,
+    chain: list[str],
+    actor: str,
+    why: str,
+) -> None:
+    """`page_role` for an incident inserted in this transaction (nobody can hold the role):
+    the same rows, appended as plain rows (`storage.append`) rather than ORM objects, which
+    cost more to build and flush than the rest of the page together. The caller writes them
+    (`write_appended`) before anything else can add rows to these tables, so ids keep the
+    order the ORM would have given them."""
+    policy = ctx.policy_for(incident)
+    now = ctx.now()
+    person = person_or_refuse(policy, chain[0])
+    append(
+        session,
+        ROLES,
+        {
+            "incident_id": incident.id,
+            "role": role.value,
+            "person_id": person.id,
+            "chain": ",".join(chain),
+            "chain_step": 0,
+            "paged_at": now,
+            "acknowledged_at": None,
+            "unfilled": False,
+            "active": True,
+            "ended_at": None,
+        },
+    )
+    _start_ack_chain(
+        session,
+        ctx,
+        incident,
+        policy,
+        role=role,
+        person_id=person.id,
+        now=now,
+        actor=actor,
+        why=why,
+        plain=True,
+    )
+
+
+def _start_ack_chain(
+    session: Session,
+    ctx: Context,
+    incident: m.Incident,
+    policy: Policy,
+    *,
+    role: Role,
+    person_id: str,
+    now: datetime,
+    actor: str,
+    why: str,
+    plain: bool = False,
+) -> None:
+    """The acknowledgement deadline, the audit event and the page itself."""
+    sla = policy.severity(Severity(incident.severity)).ack_sla
+    due = ack_due(role=role.value, step=0, paged_at=now, ack_sla=sla)
+    if plain:
+        timers.schedule_plain(session, incident.id, due)
+    else:
+        timers.schedule(session, incident.id, due)
     audit(
         session,
         ctx,
@@ -121,25 +211,37 @@ def page_role(
         actor=actor,
         kind="role.paged",
         role=role.value,
-        person=person.id,
+        person=person_id,
         why=why,
     )
     direct(
         session,
         ctx,
         incident,
-        person.id,
+        person_id,
         f"You are paged as {role.value} for {incident.id} ({incident.severity}, "
         f"{incident.klass}): {incident.title}. Acknowledge within {_fmt(sla)}.",
         card=f"role_page:{role.value}",
     )
-    return row
 
 
-def page_for_severity(session: Session, ctx: Context, incident: m.Incident, *, actor: str) -> None:
-    """Page every role the severity needs that is not already held."""
+def page_for_severity(
+    session: Session, ctx: Context, incident: m.Incident, *, actor: str, new_incident: bool = False
+) -> None:
+    """Page every role the severity needs that is not already held.
+
+    `new_incident`: the caller has just inserted the incident in this transaction, so nobody
+    holds a role in it yet: the look-up (a query, inside the writer's lock) is skipped and the
+    pages are appended as plain rows (`_page_new`); the caller then writes them with
+    `write_new_pages`."""
     policy = ctx.policy_for(incident)
     needed = policy.severity(Severity(incident.severity)).page
+    if new_incident:
+        for role in needed:
+            why = f"paged for {incident.severity}"
+            chain = policy.rotations[role].chain()
+            _page_new(session, ctx, incident, role=role, chain=chain, actor=actor, why=why)
+        return
     held = {r.role for r in active_assignments(session, incident.id)}
     for role in needed:
         if role.value not in held:

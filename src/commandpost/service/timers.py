@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlalchemy import Table, text
+from sqlmodel import Session, SQLModel, col, select
 
 from commandpost.core.deadlines import DeadlineKind, DueTime
 from commandpost.storage import models as m
+from commandpost.storage.append import append
+
+DEADLINES: Table = SQLModel.metadata.tables[m.Deadline.__tablename__]
 
 # The earliest due time scheduled in a session's current transaction. A deadline runner in
 # this process reads it after commit (scheduling/runner.py) to wake early; on PostgreSQL a
@@ -29,6 +32,26 @@ def schedule(session: Session, incident_id: str, due: DueTime) -> m.Deadline:
     session.add(row)
     note_wake(session, due.due_at)
     return row
+
+
+def schedule_plain(session: Session, incident_id: str, due: DueTime) -> None:
+    """`schedule` as a plain appended row (`storage.append`), for a caller that needs no ORM
+    object and writes the appended rows itself (`roles.write_new_pages`)."""
+    append(
+        session,
+        DEADLINES,
+        {
+            "incident_id": incident_id,
+            "kind": due.kind.value,
+            "subject": due.subject,
+            "step": due.step,
+            "due_at": due.due_at,
+            "state": "pending",
+            "fired_at": None,
+            "lateness_seconds": None,
+        },
+    )
+    note_wake(session, due.due_at)
 
 
 def earliest_noted(session: Session) -> datetime | None:

@@ -308,7 +308,10 @@ def build_app(
     client: WebClient,
     deliverer: Deliverer | None = None,
     after_ack: AfterAck | None = None,
+    forward: ls.Later | None = None,
 ) -> App:
+    """The Bolt app. `forward`: the front of a split `serve` (workproc), where listeners ack
+    and their work is marked for the work process instead of run."""
     token = client.token or ""
 
     def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
@@ -320,7 +323,9 @@ def build_app(
         signing_secret=signing_secret,
         client=client,
         authorize=authorize,
-        process_before_response=False,
+        # Split, the listener runs on the thread serving the request, which is how the front
+        # knows which request to forward. Whole, on Bolt's pool.
+        process_before_response=forward is not None,
         token_verification_enabled=False,
         request_verification_enabled=True,
         # Listeners only parse, read and ack here (the work goes to `after_ack`); one thread
@@ -328,7 +333,7 @@ def build_app(
         listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
     )
     kick = deliverer.kick if deliverer is not None else (lambda: None)
-    later = after_ack.submit if after_ack is not None else ls.inline
+    later = forward or (after_ack.submit if after_ack is not None else ls.inline)
     listeners = ls.Listeners(ctx=ctx, kick=kick, later=later)
     ls.register(app, listeners)
 

@@ -362,12 +362,42 @@ def _quietly(call: Callable[[], object]) -> None:
         log.warning("card not updated: %s", exc)
 
 
+@dataclass(frozen=True)
+class Route:
+    """Which listener a request goes to: a slash command, a button's action_id or a modal's
+    callback_id. Bolt serves by these; the work process replays by them (workproc)."""
+
+    kind: str  # "command", "action" or "view": the App method that registers it
+    key: str
+    run: Callable[[Ack, Body, WebClient], None]
+
+
+def routes(listeners: Listeners) -> list[Route]:
+    notice = notice_listeners.NoticeListeners(listeners)
+    return [
+        Route("command", "/incident", listeners.command),
+        Route("action", ACK_ACTION, listeners.acknowledge),
+        Route("action", GATE_APPROVE, listeners.decide),
+        Route("action", GATE_ESCALATE, listeners.decide),
+        Route("action", GATE_REJECT, listeners.open_reject),
+        Route("view", REJECT_CALLBACK, listeners.submit_reject),
+        Route("view", DECLARE_CALLBACK, listeners.submit_declare),
+        *(Route(kind, key, run) for kind, key, run in notice_listeners.routes(notice)),
+    ]
+
+
+def route_of(body: Body) -> tuple[str, str] | None:
+    """The (kind, key) a request's parsed body is routed by; None for anything else."""
+    if isinstance(body.get("command"), str):
+        return "command", body["command"]
+    actions = body.get("actions")
+    if body.get("type") == "block_actions" and actions:
+        return "action", str(actions[0].get("action_id", ""))
+    if body.get("type") == "view_submission":
+        return "view", str((body.get("view") or {}).get("callback_id", ""))
+    return None
+
+
 def register(app: App, listeners: Listeners) -> None:
-    app.command("/incident")(listeners.command)
-    app.action(ACK_ACTION)(listeners.acknowledge)
-    app.action(GATE_APPROVE)(listeners.decide)
-    app.action(GATE_ESCALATE)(listeners.decide)
-    app.action(GATE_REJECT)(listeners.open_reject)
-    app.view(REJECT_CALLBACK)(listeners.submit_reject)
-    app.view(DECLARE_CALLBACK)(listeners.submit_declare)
-    notice_listeners.register(app, notice_listeners.NoticeListeners(listeners))
+    for route in routes(listeners):
+        getattr(app, route.kind)(route.key)(route.run)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
@@ -293,10 +293,15 @@ def role_for(view: NoticeView, held: frozenset[str]) -> str:
     return next(iter(view.still_needed), APPROVER_ROLES[0])
 
 
-def register(app: App, listeners: NoticeListeners) -> None:
-    app.action(NOTICE_EDIT)(listeners.open_edit)
-    app.action(NOTICE_APPROVE)(listeners.approve)
-    app.action(NOTICE_REJECT)(listeners.open_reject)
-    app.view(EDIT_CALLBACK)(listeners.submit_edit)
-    app.view(REJECT_CALLBACK)(listeners.submit_reject)
-    app.view(OVERRIDE_CALLBACK)(listeners.submit_override)
+def routes(
+    listeners: NoticeListeners,
+) -> list[tuple[str, str, Callable[[Ack, Body, WebClient], None]]]:
+    """(kind, key, listener) for each notice card button and modal (listeners.routes)."""
+    return [
+        ("action", NOTICE_EDIT, listeners.open_edit),
+        ("action", NOTICE_APPROVE, listeners.approve),
+        ("action", NOTICE_REJECT, listeners.open_reject),
+        ("view", EDIT_CALLBACK, listeners.submit_edit),
+        ("view", REJECT_CALLBACK, listeners.submit_reject),
+        ("view", OVERRIDE_CALLBACK, listeners.submit_override),
+    ]

@@ -1,10 +1,10 @@
 """The chat port on Slack's Web API, called by the outbox after the change committed.
 
-    open_channel   conversations.create (name_taken: -2, -3, … within 80 characters),
-                   setTopic, setPurpose, invite the paged people who have a Slack id, post and
-                   pin the summary card. The channel is stored (slack_channels) the moment it
-                   exists, so a retry after a partial failure finishes the set-up instead of
-                   creating a second channel.
+    open_channel   conversations.create (name_taken: -2, -3, … within 80 characters), then
+                   side by side: setTopic, setPurpose, invite the paged people who have a
+                   Slack id, and post and pin the summary card. The channel is stored
+                   (slack_channels) the moment it exists, so a retry after a partial failure
+                   finishes the set-up instead of creating a second channel.
     post           chat.postMessage to the incident channel's id (or a named channel such as
                    the announcements channel); a gate request is shown as a gate card with
                    buttons, and where it went is stored (slack_gate_cards). Before any
@@ -25,9 +25,11 @@ attempts and are parked as failed after the outbox's limit, visible with their e
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -129,6 +131,8 @@ class SlackChat:
         self.clock = clock
         self._local = threading.local()
         self._reader: Context | None = None
+        # The calls of channel set-ups that go out side by side (see open_channel).
+        self._calls = ThreadPoolExecutor(max_workers=48, thread_name_prefix="slack-setup")
 
     # -------------------------------------------------------------------- open_channel
     def open_channel(self, *, name: str, topic: str, incident_id: str) -> None:
@@ -147,10 +151,39 @@ class SlackChat:
             stored = views.channel_for_incident(self.engine, incident_id)
             assert stored is not None
         channel = stored.channel_id
-        # People and the pinned summary first: that is when the channel is ready to work in;
-        # topic and purpose follow. Every step is safe to repeat when the item is retried.
-        self._invite(channel, self._paged_slack_ids(incident_id))
-        if stored.summary_ts is None:
+        # After conversations.create nothing waits on anything but the pin on its post: the
+        # rest goes out side by side, so the channel is ready after three calls' time rather
+        # than six (measured: with 50 ms calls, openings queued behind each other in a burst
+        # of declarations). Every step is safe to repeat when the item is retried.
+        purpose = f"Incident {incident_id}, run by Command Post. Type /incident help."
+        alongside = [
+            lambda: self._invite(channel, self._paged_slack_ids(incident_id)),
+            lambda: self._call(
+                "conversations.setTopic",
+                lambda: self.client.conversations_setTopic(
+                    channel=channel, topic=topic[:TOPIC_MAX]
+                ),
+            ),
+            lambda: self._call(
+                "conversations.setPurpose",
+                lambda: self.client.conversations_setPurpose(
+                    channel=channel, purpose=purpose[:TOPIC_MAX]
+                ),
+            ),
+        ]
+        running = [self._calls.submit(contextvars.copy_context().run, step) for step in alongside]
+        failures: list[BaseException] = []
+        try:
+            self._pin_summary(channel, incident_id, stored.summary_ts)
+        except DeliveryFailed as exc:
+            failures.append(exc)
+        failures += [e for e in (f.exception() for f in running) if e is not None]
+        if failures:
+            raise failures[0]
+
+    def _pin_summary(self, channel: str, incident_id: str, posted_ts: str | None) -> None:
+        ts = posted_ts
+        if ts is None:
             card = self._summary(incident_id)
             with slack_call("chat.postMessage"):
                 reply = self.client.chat_postMessage(channel=channel, **card)
@@ -160,14 +193,12 @@ class SlackChat:
                 assert row is not None
                 row.summary_ts = ts
                 session.add(row)
-        else:
-            ts = stored.summary_ts
         self._tolerant("pins.add", lambda: self.client.pins_add(channel=channel, timestamp=ts))
-        with slack_call("conversations.setTopic"):
-            self.client.conversations_setTopic(channel=channel, topic=topic[:TOPIC_MAX])
-        purpose = f"Incident {incident_id}, run by Command Post. Type /incident help."
-        with slack_call("conversations.setPurpose"):
-            self.client.conversations_setPurpose(channel=channel, purpose=purpose[:TOPIC_MAX])
+
+    @staticmethod
+    def _call(what: str, call: Callable[[], object]) -> None:
+        with slack_call(what):
+            call()
 
     def _create(self, name: str) -> tuple[str, str]:
         for candidate in candidate_names(name):

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
-from commandpost.chat.slack.app import AfterAck, Deliverer, SlackSettings, build_app, web_client
+from commandpost.chat.slack.app import (
+    AfterAck,
+    Deliverer,
+    SlackSettings,
+    build_app,
+    slack_context,
+    web_client,
+)
+from commandpost.chat.slack.workproc import Forwarding, ForwardingHandler, WorkProcess, WorkSpec
 from commandpost.core.policy import Policy
 from commandpost.ingest import IngestSettings, alert_ingest_app, is_alert_path
 from commandpost.scheduling import DeadlineRunner, metrics_wsgi_app, start_runner
@@ -43,15 +51,19 @@ def health_app(
     *,
     mounts: Sequence[Mount] = (),
     metrics: WSGIApp | None = None,
+    healthy: Callable[[], bool] = lambda: True,
 ) -> WSGIApp:
     """Health, metrics (the process's, or `metrics`: with the incident metrics of a database)
     and, when given, the alert endpoints and other mounted apps (Teams' approval page) in
-    front of Slack's."""
+    front of Slack's. /healthz answers 503 when `healthy` says no (the work process died)."""
     metrics = metrics or metrics_wsgi_app()
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         get = environ.get("REQUEST_METHOD") == "GET"
         if environ.get("PATH_INFO") == "/healthz" and get:
+            if not healthy():
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [b"the work process is gone\n"]
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"ok\n"]
         if environ.get("PATH_INFO") == "/metrics" and get:
@@ -68,6 +80,9 @@ def health_app(
 
 
 class SlackServer:
+    """Serves Slack. With `work` (HTTP only), the acks are served here and the work after
+    them, the deliveries and the deadlines run in a work process of its own (workproc)."""
+
     def __init__(
         self,
         ctx: Context,
@@ -75,20 +90,24 @@ class SlackServer:
         *,
         deliver_every: float = 2.0,
         ingest: IngestSettings | None = None,
+        work: WorkSpec | None = None,
     ) -> None:
         self.ctx = ctx
         self.settings = settings
         # Built once: it resolves the alert sources' secrets and logs the missing ones.
         self.alerts = alert_ingest_app(ctx, ingest or IngestSettings.from_env())
         self.client = web_client(settings)
+        self.work = WorkProcess(work) if work is not None else None
+        self.forwarding = Forwarding()
         self.deliverer = Deliverer(ctx, interval=deliver_every)
-        self.after_ack = AfterAck()
+        self.after_ack = AfterAck() if work is None else None
         self.app = build_app(
             ctx,
             signing_secret=settings.signing_secret,
             client=self.client,
-            deliverer=self.deliverer,
+            deliverer=self.deliverer if self.work is None else None,
             after_ack=self.after_ack,
+            forward=self.forwarding if self.work is not None else None,
         )
         self.mounts: list[Mount] = []  # added before start(): served beside Slack
         self._server: Any = None
@@ -106,17 +125,25 @@ class SlackServer:
     ) -> SlackServer:
         """Serve in background threads. `run_deadlines=False` leaves firing deadlines to
         someone else (a `commandpost worker`, or a test that moves a simulated clock)."""
+        handler: SlackRequestHandler = SlackRequestHandler(self.app)
+        if self.work is not None:
+            handler = ForwardingHandler(self.app, marks=self.forwarding, work=self.work)
         wsgi = health_app(
-            SlackRequestHandler(self.app),
+            handler,
             self.alerts,
             mounts=self.mounts,
             metrics=review_metrics.metrics_app(self.ctx),
+            healthy=self.work.alive if self.work is not None else lambda: True,
         )
         self._server = create_server(wsgi, host=host, port=port, threads=8, ident="commandpost")
-        self.deliverer.start()
-        if run_deadlines:
-            # Deadlines fire in-process; the deliverer above sends what they queue.
-            self.runner = start_runner(self.ctx, deliver=False)
+        if self.work is not None:
+            # Deliveries and deadlines run there, beside the work after the acks.
+            self.work.start(run_deadlines=run_deadlines)
+        else:
+            self.deliverer.start()
+            if run_deadlines:
+                # Deadlines fire in-process; the deliverer above sends what they queue.
+                self.runner = start_runner(self.ctx, deliver=False)
         self._stopping = False
         self._thread = threading.Thread(target=self._serve, name="http", daemon=True)
         self._thread.start()
@@ -138,6 +165,8 @@ class SlackServer:
 
         if not self.settings.app_token:
             raise ValueError("Socket Mode needs the app-level token (SLACK_APP_TOKEN)")
+        if self.work is not None:
+            raise ValueError("Socket Mode serves in one process: build the server without work")
         # Our client, so apps.connections.open goes to SLACK_API_URL like every other call.
         self._socket = SocketModeHandler(self.app, self.settings.app_token, web_client=self.client)
         self.deliverer.start()
@@ -160,8 +189,11 @@ class SlackServer:
             # close(), not disconnect(): it also turns off the client's auto-reconnect.
             self._socket.close()  # type: ignore[no-untyped-call]
             self._socket = None
-        self.after_ack.stop()  # before the deliverer: what it queues still goes out
-        self.deliverer.stop()
+        if self.work is not None:
+            self.work.stop()  # it finishes the work acked here, then its deliveries
+        if self.after_ack is not None:
+            self.after_ack.stop()  # before the deliverer: what it queues still goes out
+            self.deliverer.stop()
         if self.runner is not None:
             self.runner.shutdown()
         if self._thread is not None:
@@ -195,9 +227,39 @@ def make_server(
     settings: SlackSettings,
     deliver_every: float = 2.0,
     ingest: IngestSettings | None = None,
+    work: WorkSpec | None = None,
 ) -> SlackServer:
-    from commandpost.chat.slack.app import slack_context
-
+    """A server on `database_url`; with `work`, its acks here and its work in a process of
+    its own (see `work_spec`)."""
     client = web_client(settings)
     ctx = slack_context(database_url=database_url, policy=policy, client=client)
-    return SlackServer(ctx, settings, deliver_every=deliver_every, ingest=ingest)
+    return SlackServer(ctx, settings, deliver_every=deliver_every, ingest=ingest, work=work)
+
+
+def work_spec(
+    *,
+    database_url: str,
+    policy: Policy,
+    settings: SlackSettings,
+    deliver_every: float = 2.0,
+    context: Callable[[WorkSpec], Context] | None = None,
+    app_settings: Any = None,
+    log_level: str = "WARNING",
+) -> WorkSpec:
+    """What the work process builds its context from: by default Slack's alone (`context`
+    wires more, such as Teams beside it)."""
+    return WorkSpec(
+        database_url=database_url,
+        policy=policy,
+        slack=settings,
+        context=context or slack_work_context,
+        settings=app_settings,
+        deliver_every=deliver_every,
+        log_level=log_level,
+    )
+
+
+def slack_work_context(spec: WorkSpec) -> Context:
+    return slack_context(
+        database_url=spec.database_url, policy=spec.policy, client=web_client(spec.slack)
+    )

@@ -1,0 +1,251 @@
+"""The work process: served over HTTP, Command Post acks in one process and works in another.
+
+A listener acks, then hands its work to threads that run it after Slack has the answer
+(`AfterAck`), and a deliverer sends what the work queued. In one process all of these share
+one interpreter lock: measured with a burst of 2,000 commands, the acks waited behind
+declarations and deliveries (p99 2.4x a bare Bolt app's), and declarations waited behind the
+acks. So `serve` runs the acks here (the front) and the work in a process of its own:
+
+    Forwarding          the front's `Later`: the work is not run in the front; the request
+                        being served is marked for the work process instead
+    ForwardingHandler   Bolt's WSGI handler, which sends a marked request on after its ack
+    WorkProcess         the front's handle on the work process: start, forward, kick, stop
+    work_main           the work process: it replays each request (its route and parsed
+                        body) on the same listener, whose Web API calls are muted until the
+                        ack (the front made those: a modal opened, a refusal shown), so only
+                        the work after the ack runs there, with the same urgency
+
+Nothing is pickled but requests (route and parsed body) and the `WorkSpec`, so the
+listeners stay closures. What is lost if a process dies is what was lost in one process:
+work acked and not yet done. The front's /healthz answers 503 once the work process is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from slack_bolt import Ack, App, BoltResponse
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
+
+from commandpost.chat.slack import listeners as ls
+from commandpost.core.policy import Policy
+from commandpost.service.context import Context
+
+log = logging.getLogger(__name__)
+Headers = dict[str, str | Sequence[str]]
+START_TIMEOUT = 60.0  # seconds for the work process to import, connect and say it is ready
+STOP_TIMEOUT = 60.0  # seconds for it to finish the work already acked
+
+
+@dataclass(frozen=True)
+class WorkSpec:
+    """What the work process needs to build its own context (it is pickled to start it).
+    `context` is a module-level function, so it pickles by name: `serve` passes one that
+    wires Teams beside Slack exactly as the front's context is wired."""
+
+    database_url: str
+    policy: Policy
+    slack: Any  # SlackSettings (app.py imports this module's users; kept loose to avoid a cycle)
+    context: Callable[[WorkSpec], Context]
+    settings: Any = None  # commandpost.settings.Settings, for `context`
+    deliver_every: float = 2.0
+    run_deadlines: bool = True
+    log_level: str = "WARNING"
+
+
+# ------------------------------------------------------------------------------ the front
+class Forwarding:
+    """`Later` for the front. The work itself stays here unrun: the work process builds the
+    same work from the same request."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __call__(self, work: ls.Work, *, urgent: bool = False, reply: bool = False) -> None:
+        self._local.marked = True
+
+    @contextmanager
+    def serving(self) -> Iterator[Callable[[], bool]]:
+        """Around one request's dispatch (the listener runs on this thread): whether the
+        listener handed work on."""
+        self._local.marked = False
+        try:
+            yield lambda: bool(self._local.marked)
+        finally:
+            pass
+
+
+class ForwardingHandler(SlackRequestHandler):
+    """Bolt's WSGI handler; a request whose listener handed work on goes to the work process
+    once the ack is built (before the response is written: the order of forwarding is the
+    order of acks, which keeps one person's commands in order)."""
+
+    def __init__(self, app: App, *, marks: Forwarding, work: WorkProcess) -> None:
+        super().__init__(app)
+        self.marks = marks
+        self.work = work
+
+    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        bolt = BoltRequest(
+            body=request.get_body(), query=request.query_string, headers=request.get_headers()
+        )
+        with self.marks.serving() as marked:
+            response = self.app.dispatch(bolt)
+        route = ls.route_of(bolt.body) if marked() else None
+        if route is not None:
+            self.work.forward(route=route, body=bolt.body)
+        return response
+
+
+class WorkProcess:
+    """The front's handle on the work process. `forward` and `kick` never block an ack: one
+    thread writes to the pipe, however far behind the work process is."""
+
+    def __init__(self, spec: WorkSpec) -> None:
+        self.spec = spec
+        self._outgoing: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._sender: threading.Thread | None = None
+
+    def start(self, *, run_deadlines: bool = True) -> WorkProcess:
+        spawn = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        mine, theirs = spawn.Pipe()
+        spec = WorkSpec(**{**self.spec.__dict__, "run_deadlines": run_deadlines})
+        self._process = spawn.Process(
+            target=work_main, args=(theirs, spec), name="commandpost-work", daemon=True
+        )
+        self._process.start()
+        theirs.close()
+        if not mine.poll(START_TIMEOUT) or mine.recv() != "ready":
+            self._process.kill()
+            raise RuntimeError("the work process did not start (see its log)")
+        self._conn = mine
+        self._sender = threading.Thread(target=self._send, name="work-forward", daemon=True)
+        self._sender.start()
+        return self
+
+    def alive(self) -> bool:
+        return self._process is not None and bool(self._process.is_alive())
+
+    def forward(self, *, route: tuple[str, str], body: dict[str, Any]) -> None:
+        self._outgoing.put(("request", route, body))
+
+    def kick(self) -> None:
+        self._outgoing.put(("kick",))
+
+    def _send(self) -> None:
+        assert self._conn is not None
+        while True:
+            message = self._outgoing.get()
+            try:
+                self._conn.send(message)
+            except (OSError, ValueError):
+                log.error("the work process is gone: acked work is not being done")
+                return
+            if message is None:
+                return
+
+    def stop(self) -> None:
+        """Let the work process finish what was acked (its writes and deliveries), then end."""
+        if self._process is None:
+            return
+        self._outgoing.put(None)
+        if self._sender is not None:
+            self._sender.join(timeout=STOP_TIMEOUT)
+        self._process.join(timeout=STOP_TIMEOUT)
+        if self._process.is_alive():
+            log.error("the work process did not stop in %s s; killing it", STOP_TIMEOUT)
+            self._process.kill()
+            self._process.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+        self._process = None
+
+
+# ----------------------------------------------------------------------- the work process
+class ReplayClient(WebClient):
+    """The Web API as a replayed listener sees it: calls from the replaying thread (the part
+    of the listener up to and around its ack, which the front already ran, Slack calls
+    included) answer ok without reaching Slack; calls from any other thread (the work after
+    the ack) are made."""
+
+    def __init__(self, *, muted: int, **options: Any) -> None:
+        super().__init__(**options)
+        self._muted = muted
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
+        if threading.get_ident() == self._muted:
+            return SlackResponse(
+                client=self,
+                http_verb="POST",
+                api_url=api_method,
+                req_args={},
+                data={"ok": True},
+                headers={},
+                status_code=200,
+            )
+        return super().api_call(api_method, **kwargs)
+
+
+def work_main(conn: Connection, spec: WorkSpec) -> None:
+    """The work process: replay forwarded requests until the front says stop (or is gone).
+
+    A replay calls the listener Bolt called in the front (same route, same parsed body) with
+    an ack that goes nowhere; Bolt itself is not run again (its middleware cost as much as
+    the work of a note), since the front verified and parsed the request."""
+    logging.basicConfig(level=spec.log_level)
+    from commandpost.chat.slack.app import AfterAck, Deliverer, web_client
+    from commandpost.scheduling import start_runner
+
+    ctx = spec.context(spec)
+    deliverer = Deliverer(ctx, interval=spec.deliver_every).start()
+    after_ack = AfterAck()
+    listeners = ls.Listeners(ctx=ctx, kick=deliverer.kick, later=after_ack.submit)
+    table = {(r.kind, r.key): r.run for r in ls.routes(listeners)}
+    given = web_client(spec.slack)
+    client = ReplayClient(
+        muted=threading.get_ident(),
+        token=given.token,
+        base_url=given.base_url,
+        timeout=given.timeout,
+    )
+    runner = start_runner(ctx, deliver=False) if spec.run_deadlines else None
+    conn.send("ready")
+    try:
+        while (message := _receive(conn)) is not None:
+            if message[0] == "kick":
+                deliverer.kick()
+                continue
+            _, route, body = message
+            try:
+                # The front answered Slack: this ack goes nowhere.
+                table[route](Ack(), body, client)  # type: ignore[no-untyped-call]
+            except Exception:
+                log.exception("replaying a forwarded request failed (%s)", route)
+    finally:
+        after_ack.stop()  # before the deliverer: what it queues still goes out
+        deliverer.stop()
+        if runner is not None:
+            runner.shutdown()
+        ctx.engine.dispose()
+
+
+def _receive(conn: Connection) -> tuple[Any, ...] | None:
+    try:
+        message: tuple[Any, ...] | None = conn.recv()
+    except (EOFError, OSError):
+        return None  # the front is gone: finish what was acked, as on a stop
+    return message

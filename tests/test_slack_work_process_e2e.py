@@ -1,0 +1,150 @@
+"""`serve` split in two: the acks in the served process, the work after them, the deliveries
+and the deadlines in a work process of its own (chat/slack/workproc.py).
+
+The served app and its work process are real (the work process is spawned, and replays the
+forwarded requests through Bolt); Slack is FakeSlack; requests are signed as Slack signs
+them. Nothing of ours is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+from collections.abc import Iterator
+from urllib.error import HTTPError
+
+import pytest
+from slack_sdk import WebClient
+
+from commandpost.chat.slack.blocks import GATE_APPROVE
+from commandpost.chat.slack.server import make_server, work_spec
+from commandpost.chat.slack.workproc import ReplayClient
+from commandpost.core.policy import Policy
+from commandpost.storage import models as m
+
+from .slacke2e import ALICE, ERIN, Env, contained, declare, slack_settings, start_fake
+from .slackreq import SlackClient
+
+
+@pytest.fixture
+def split(db_url: str, policy: Policy) -> Iterator[Env]:
+    fake = start_fake()
+    settings = slack_settings(fake)
+    spec = work_spec(database_url=db_url, policy=policy, settings=settings, deliver_every=0.2)
+    server = make_server(database_url=db_url, policy=policy, settings=settings, work=spec)
+    server.start()
+    try:
+        yield Env(fake, server, SlackClient(f"http://127.0.0.1:{server.port}"))
+    finally:
+        server.stop()
+        fake.stop()
+        server.ctx.engine.dispose()
+
+
+def test_the_work_after_the_ack_runs_in_the_work_process(split: Env) -> None:
+    assert split.server.after_ack is None  # nothing here could have done it
+    stored = declare(split)  # channel ready, four pages delivered
+    (incident,) = split.rows(m.Incident)
+    assert stored.incident_id == incident.id
+    declared = [e for e in split.rows(m.AuditEvent) if e.kind == "incident.declared"]
+    assert [json.loads(e.data)["via"] for e in declared] == ["slack"]
+    assert split.fake.channels[stored.channel_id].pins == [stored.summary_ts]
+
+
+def test_commands_are_done_in_the_order_they_were_acked(split: Env) -> None:
+    stored = declare(split)
+    for n in range(15):
+        reply = split.slack.command(f"note step {n}", user=ALICE, channel=stored.channel_id)
+        assert reply.status == 200
+    split.fake.wait_for(
+        lambda f: sum("step 14" in x["text"] for x in f.messages_in(stored.channel_id)) == 1
+    )
+    notes = [e for e in split.rows(m.AuditEvent) if e.kind == "note.added"]
+    assert [json.loads(e.data)["text"] for e in notes] == [f"step {n}" for n in range(15)]
+
+
+def test_ten_concurrent_clicks_on_approve_execute_once(split: Env) -> None:
+    stored, ts, gate_id = contained(split)
+    barrier = threading.Barrier(10)
+    statuses: list[int] = []
+
+    def click() -> None:
+        barrier.wait()
+        reply = split.slack.click(
+            GATE_APPROVE, str(gate_id), user=ERIN, channel=stored.channel_id, ts=ts
+        )
+        statuses.append(reply.status)
+
+    threads = [threading.Thread(target=click) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200] * 10
+    split.fake.wait_for(
+        lambda f: any("MANUAL STEP" in x["text"] for x in f.messages_in(stored.channel_id))
+    )
+    assert split.count(m.GateDecision, m.GateDecision.decision == "approve") == 1
+    assert split.count(m.OutboxItem, m.OutboxItem.kind == "execute") == 1
+
+
+def test_a_refusal_is_shown_once(split: Env) -> None:
+    stored = declare(split)
+    # Dan holds no role here: the work process refuses, once, to him alone.
+    reply = split.slack.command("sev sev3 calmer now", user="U0DAN", channel=stored.channel_id)
+    assert reply.status == 200
+    split.fake.wait_for(lambda f: any(e["user"] == "U0DAN" for e in f.ephemeral))
+    split.server.stop()  # everything it was sent is done
+    (shown,) = [e for e in split.fake.ephemeral if e["user"] == "U0DAN"]
+    assert str(shown["text"]).startswith(":no_entry:")
+    assert split.count(m.Gate) == 0
+
+
+def test_stopping_finishes_the_work_already_acked(split: Env) -> None:
+    stored = declare(split)
+    for n in range(25):
+        split.slack.command(f"note quick {n}", user=ALICE, channel=stored.channel_id)
+    split.server.stop()
+    notes = [e for e in split.rows(m.AuditEvent) if e.kind == "note.added"]
+    assert len(notes) == 25
+
+
+def test_a_forged_request_is_refused_before_anything_is_forwarded(split: Env) -> None:
+    forged = SlackClient(split.slack.url, secret="not-the-secret")
+    assert forged.command('declare sev1 harmful_content "x"', user=ALICE).status == 401
+    split.server.stop()  # the work process has done everything it was sent
+    assert split.count(m.Incident) == 0 and split.count(m.AuditEvent) == 0
+
+
+def test_healthz_says_so_when_the_work_process_is_gone(split: Env) -> None:
+    url = f"{split.slack.url}/healthz"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.status == 200
+    assert split.server.work is not None
+    split.server.work._process.kill()
+    split.server.work._process.join(timeout=10)
+    with pytest.raises(HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 503
+    refused.value.close()
+
+
+def test_a_replayed_listener_reaches_slack_only_after_its_ack() -> None:
+    fake = start_fake()
+    try:
+        client = ReplayClient(muted=threading.get_ident(), token=fake.token, base_url=fake.base_url)
+        # On the replaying thread: answered ok, and Slack never hears of it.
+        assert client.chat_postMessage(channel="C0GENERAL", text="shown by the front")["ok"]
+        assert fake.calls("chat.postMessage") == []
+        # On any other thread (the work after the ack): made for real.
+        worker = threading.Thread(
+            target=lambda: client.chat_postMessage(channel="C0GENERAL", text="the work")
+        )
+        worker.start()
+        worker.join(timeout=10)
+        (call,) = fake.calls("chat.postMessage")
+        assert call.params["text"] == "the work"
+        assert isinstance(client, WebClient)
+    finally:
+        fake.stop()
