@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine, Table, event
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, SQLModel, select
 
@@ -36,6 +37,8 @@ from commandpost.storage.append import append
 from commandpost.storage.engine import lock_audit_chain
 
 OUTBOX: Table = SQLModel.metadata.tables[m.OutboxItem.__tablename__]
+CLAIM_LEASE = timedelta(minutes=2)  # longer than any one delivery takes (timeouts: 10 s)
+_HANDED = "commandpost.handed_over"
 
 
 @dataclass
@@ -51,6 +54,10 @@ class Context:
     # Sealed evidence; None: the store COMMANDPOST_EVIDENCE_DIR names, opened on first use
     # (service.evidence.store_for).
     evidence: EvidenceStore | None = None
+    # A deliverer in this process that takes channel openings straight after their commit:
+    # they are written already claimed (a lease, as a deliverer claims) and handed over by
+    # incident id, so a new incident's channel waits for no read and no claim of its own.
+    hand_over: Callable[[str], None] | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -146,6 +153,7 @@ def enqueue(session: Session, ctx: Context, effect: Effect) -> None:
             "recipient": effect.recipient,
             "destination": effect.destination,
         }
+    handed = kind == "open_channel" and ctx.hand_over is not None and bool(effect.incident_id)
     # A plain row, batched per transaction: outbox rows are append-only here, and the ORM
     # unit of work costs several times more per row on the busiest path (deadline bursts).
     append(
@@ -156,10 +164,32 @@ def enqueue(session: Session, ctx: Context, effect: Effect) -> None:
             "kind": kind,
             "body": json.dumps(body, sort_keys=True),
             "created_at": ctx.now(),
-            "state": "pending",
+            "state": "sending" if handed else "pending",
+            "not_before": ctx.now() + CLAIM_LEASE if handed else None,
             "attempts": 0,
         },
     )
+    if handed and ctx.hand_over is not None and effect.incident_id:
+        _hand_over_after_commit(session, ctx.hand_over, effect.incident_id)
+
+
+def _hand_over_after_commit(session: Session, hand_over: Callable[[str], None], key: str) -> None:
+    """Call `hand_over(key)` once this transaction commits (never if it rolls back; then
+    nothing was written, and the lease would not matter either)."""
+    waiting: list[str] | None = session.info.get(_HANDED)
+    if waiting is None:
+        waiting = session.info[_HANDED] = []
+
+        def committed(done: Session) -> None:
+            for incident_id in done.info.pop(_HANDED, []):
+                hand_over(incident_id)
+
+        def rolled_back(undone: Session) -> None:
+            undone.info.pop(_HANDED, None)
+
+        event.listen(session, "after_commit", committed, once=True)
+        event.listen(session, "after_soft_rollback", rolled_back, once=True)
+    waiting.append(key)
 
 
 def post(

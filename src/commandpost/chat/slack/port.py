@@ -29,9 +29,9 @@ import contextvars
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -52,6 +52,7 @@ from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction, transaction
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 NAME_MAX = 80
 TOPIC_MAX = 250
@@ -136,64 +137,104 @@ class SlackChat:
 
     # -------------------------------------------------------------------- open_channel
     def open_channel(self, *, name: str, topic: str, incident_id: str) -> None:
+        # Only three calls wait on each other: create, post the summary, pin it. Everything
+        # else (invites, topic, purpose, rendering the card, and the database writes that make
+        # a retry finish this set-up) goes out beside them, so the channel is ready after
+        # three calls' time (measured in a burst of declarations: each write in line took
+        # about a tenth of a second). Every step is safe to repeat when the item is retried.
         stored = views.channel_for_incident(self.engine, incident_id)
+        card = self._beside(lambda: self._summary(incident_id))
+        remembered: Future[None] | None = None
         if stored is None:
-            channel_id, actual = self._create(name)
-            with transaction(self.engine) as session:
-                session.add(
-                    m.SlackChannel(
-                        incident_id=incident_id,
-                        name=actual,
-                        channel_id=channel_id,
-                        created_at=self.clock.now(),
-                    )
-                )
-            stored = views.channel_for_incident(self.engine, incident_id)
-            assert stored is not None
-        channel = stored.channel_id
-        # After conversations.create nothing waits on anything but the pin on its post: the
-        # rest goes out side by side, so the channel is ready after three calls' time rather
-        # than six (measured: with 50 ms calls, openings queued behind each other in a burst
-        # of declarations). Every step is safe to repeat when the item is retried.
+            channel, actual = self._create(name)
+            # Stored the moment it exists: a retry then finishes this channel's set-up
+            # instead of creating a second one.
+            remembered = self._beside(lambda: self._remember(incident_id, actual, channel))
+            posted = None
+        else:
+            channel, posted = stored.channel_id, stored.summary_ts
         purpose = f"Incident {incident_id}, run by Command Post. Type /incident help."
-        alongside = [
-            lambda: self._invite(channel, self._paged_slack_ids(incident_id)),
-            lambda: self._call(
-                "conversations.setTopic",
-                lambda: self.client.conversations_setTopic(
-                    channel=channel, topic=topic[:TOPIC_MAX]
-                ),
+        running = [
+            self._beside(lambda: self._invite(channel, self._paged_slack_ids(incident_id))),
+            self._beside(
+                lambda: self._call(
+                    "conversations.setTopic",
+                    lambda: self.client.conversations_setTopic(
+                        channel=channel, topic=topic[:TOPIC_MAX]
+                    ),
+                )
             ),
-            lambda: self._call(
-                "conversations.setPurpose",
-                lambda: self.client.conversations_setPurpose(
-                    channel=channel, purpose=purpose[:TOPIC_MAX]
-                ),
+            self._beside(
+                lambda: self._call(
+                    "conversations.setPurpose",
+                    lambda: self.client.conversations_setPurpose(
+                        channel=channel, purpose=purpose[:TOPIC_MAX]
+                    ),
+                )
             ),
         ]
-        running = [self._calls.submit(contextvars.copy_context().run, step) for step in alongside]
         failures: list[BaseException] = []
         try:
-            self._pin_summary(channel, incident_id, stored.summary_ts)
+            running += self._pin_summary(
+                channel, incident_id, posted=posted, card=card, remembered=remembered
+            )
         except DeliveryFailed as exc:
             failures.append(exc)
+        if remembered is not None:
+            running.append(remembered)
         failures += [e for e in (f.exception() for f in running) if e is not None]
         if failures:
             raise failures[0]
 
-    def _pin_summary(self, channel: str, incident_id: str, posted_ts: str | None) -> None:
-        ts = posted_ts
+    def _beside(self, step: Callable[[], _T]) -> Future[_T]:
+        """Run `step` on the set-up pool, in this thread's context (its write priority)."""
+        return self._calls.submit(contextvars.copy_context().run, step)
+
+    def _remember(self, incident_id: str, name: str, channel: str) -> None:
+        with transaction(self.engine) as session:
+            session.add(
+                m.SlackChannel(
+                    incident_id=incident_id,
+                    name=name,
+                    channel_id=channel,
+                    created_at=self.clock.now(),
+                )
+            )
+
+    def _pin_summary(
+        self,
+        channel: str,
+        incident_id: str,
+        *,
+        posted: str | None,
+        card: Future[dict[str, Any]],
+        remembered: Future[None] | None,
+    ) -> list[Future[None]]:
+        """Post the summary card (unless a try before this one did) and pin it; the card's
+        ts is written beside the pin. Returns that write, for the caller to wait on."""
+        ts = posted
+        noted: list[Future[None]] = []
         if ts is None:
-            card = self._summary(incident_id)
             with slack_call("chat.postMessage"):
-                reply = self.client.chat_postMessage(channel=channel, **card)
+                reply = self.client.chat_postMessage(channel=channel, **card.result())
             ts = str(reply["ts"])
-            with transaction(self.engine) as session:
-                row = session.get(m.SlackChannel, incident_id)
-                assert row is not None
-                row.summary_ts = ts
-                session.add(row)
-        self._tolerant("pins.add", lambda: self.client.pins_add(channel=channel, timestamp=ts))
+            noted.append(self._beside(lambda: self._note_summary(incident_id, ts, remembered)))
+        try:
+            self._tolerant("pins.add", lambda: self.client.pins_add(channel=channel, timestamp=ts))
+        except DeliveryFailed:
+            for write in noted:
+                write.exception()  # the retry must find the card's ts, or it posts a second
+            raise
+        return noted
+
+    def _note_summary(self, incident_id: str, ts: str, remembered: Future[None] | None) -> None:
+        if remembered is not None:
+            remembered.result()  # the channel's row first
+        with transaction(self.engine) as session:
+            row = session.get(m.SlackChannel, incident_id)
+            assert row is not None
+            row.summary_ts = ts
+            session.add(row)
 
     @staticmethod
     def _call(what: str, call: Callable[[], object]) -> None:

@@ -101,6 +101,8 @@ class SlackServer:
         self.forwarding = Forwarding()
         self.deliverer = Deliverer(ctx, interval=deliver_every)
         self.after_ack = AfterAck() if work is None else None
+        if work is None:
+            ctx.hand_over = self.deliverer.hand_over
         self.app = build_app(
             ctx,
             signing_secret=settings.signing_secret,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 Headers = dict[str, str | Sequence[str]]
 START_TIMEOUT = 60.0  # seconds for the work process to import, connect and say it is ready
 STOP_TIMEOUT = 60.0  # seconds for it to finish the work already acked
+SWITCH_INTERVAL = 0.0002  # seconds: the work process's interpreter switch interval
 
 
 @dataclass(frozen=True)
@@ -207,11 +209,16 @@ def work_main(conn: Connection, spec: WorkSpec) -> None:
     an ack that goes nowhere; Bolt itself is not run again (its middleware cost as much as
     the work of a note), since the front verified and parsed the request."""
     logging.basicConfig(level=spec.log_level)
+    # The writer of SQLite's lock lets go of the interpreter at every statement; with the
+    # default 5 ms switch interval it then waited behind the other threads for each one, and
+    # declarations held the lock four times as long as their work took (measured).
+    sys.setswitchinterval(SWITCH_INTERVAL)
     from commandpost.chat.slack.app import AfterAck, Deliverer, web_client
     from commandpost.scheduling import start_runner
 
     ctx = spec.context(spec)
     deliverer = Deliverer(ctx, interval=spec.deliver_every).start()
+    ctx.hand_over = deliverer.hand_over
     after_ack = AfterAck()
     listeners = ls.Listeners(ctx=ctx, kick=deliverer.kick, later=after_ack.submit)
     table = {(r.kind, r.key): r.run for r in ls.routes(listeners)}
