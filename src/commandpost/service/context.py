@@ -184,7 +184,7 @@ def _hand_over_after_commit(session: Session, hand_over: Callable[[str], None], 
             for incident_id in done.info.pop(_HANDED, []):
                 hand_over(incident_id)
 
-        def rolled_back(undone: Session) -> None:
+        def rolled_back(undone: Session, _previous: object) -> None:
             undone.info.pop(_HANDED, None)
 
         event.listen(session, "after_commit", committed, once=True)
