@@ -26,7 +26,10 @@ Missing a target is printed, not an error: the exit status is 0 unless the run i
 
 Each app runs in its own child process (this script, re-run with `--child`), as it would in
 production: the client's threads and the fake Slack stay in this process and do not compete
-for the app's GIL. Both apps are served the same way (waitress, 8 threads, port 0).
+for the app's GIL. Both apps are served the same way (waitress, 8 threads, port 0). Command
+Post is served as `serve` serves it over HTTP: the acks in that process, the work after them
+in a work process it starts (chat/slack/workproc.py); `--one-process` serves it as
+`serve --one-process` does.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ A test module takes the `env` fixture by importing it: `from .slacke2e import en
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +20,9 @@ import pytest
 from sqlmodel import Session, col, func, select
 
 from commandpost.chat.slack.app import SlackSettings
-from commandpost.chat.slack.blocks import ACK_ACTION
+from commandpost.chat.slack.blocks import ACK_ACTION, GATE_APPROVE
 from commandpost.chat.slack.blocks_text import INPUT_ACTION
-from commandpost.chat.slack.server import SlackServer, make_server
+from commandpost.chat.slack.server import SlackServer, make_server, work_spec
 from commandpost.core.policy import Policy
 from commandpost.storage import models as m
 
@@ -64,12 +66,17 @@ def slack_settings(fake: FakeSlack) -> SlackSettings:
     return SlackSettings(signing_secret=SECRET, bot_token=fake.token or "", api_url=fake.base_url)
 
 
-@pytest.fixture
-def env(db_url: str, policy: Policy) -> Iterator[Env]:
+@contextmanager
+def served(db_url: str, policy: Policy, *, work_process: bool = False) -> Iterator[Env]:
+    """The served app against a started FakeSlack; with `work_process`, as `serve` runs it
+    over HTTP (the work after each ack in a process of its own)."""
     fake = start_fake()
     settings = slack_settings(fake)
+    work = None
+    if work_process:
+        work = work_spec(database_url=db_url, policy=policy, settings=settings, deliver_every=0.2)
     server = make_server(
-        database_url=db_url, policy=policy, settings=settings, deliver_every=0.2
+        database_url=db_url, policy=policy, settings=settings, deliver_every=0.2, work=work
     ).start()
     try:
         yield Env(fake, server, SlackClient(f"http://127.0.0.1:{server.port}"))
@@ -78,6 +85,12 @@ def env(db_url: str, policy: Policy) -> Iterator[Env]:
         fake.stop()
         # stop() leaves the pool open; enough of them and PostgreSQL refuses new clients.
         server.ctx.engine.dispose()
+
+
+@pytest.fixture
+def env(db_url: str, policy: Policy) -> Iterator[Env]:
+    with served(db_url, policy) as served_env:
+        yield served_env
 
 
 def declare(env: Env) -> m.SlackChannel:
@@ -150,6 +163,32 @@ def contained(env: Env) -> tuple[m.SlackChannel, str, int]:
     ts = gate_card_ts(env, stored)
     (gate,) = env.rows(m.Gate)
     return stored, ts, gate.id
+
+
+def approve_ten_times_at_once(env: Env) -> m.SlackChannel:
+    """Ten clicks on one gate card's Approve at the same moment; each answered 200. Returns
+    the channel once the action's one execution has been posted."""
+    stored, ts, gate_id = contained(env)
+    barrier = threading.Barrier(10)
+    statuses: list[int] = []
+
+    def click() -> None:
+        barrier.wait()
+        reply = env.slack.click(
+            GATE_APPROVE, str(gate_id), user=ERIN, channel=stored.channel_id, ts=ts
+        )
+        statuses.append(reply.status)
+
+    threads = [threading.Thread(target=click) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200] * 10
+    env.fake.wait_for(
+        lambda f: any("MANUAL STEP" in msg["text"] for msg in f.messages_in(stored.channel_id))
+    )
+    return stored
 
 
 def has_buttons(message: dict[str, Any]) -> bool:

@@ -7,7 +7,6 @@ expiring a gate while its card follows.
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from .slacke2e import (
     ERIN,
     Env,
     ack,
+    approve_ten_times_at_once,
     card_text,
     contained,
     declare,
@@ -78,26 +78,7 @@ def test_ack_contain_forbidden_then_allowed_approval_executes_once(env: Env) -> 
 
 
 def test_ten_concurrent_clicks_on_approve_execute_once(env: Env) -> None:
-    stored, ts, gate_id = contained(env)
-    barrier = threading.Barrier(10)
-    statuses: list[int] = []
-
-    def click() -> None:
-        barrier.wait()
-        reply = env.slack.click(
-            GATE_APPROVE, str(gate_id), user=ERIN, channel=stored.channel_id, ts=ts
-        )
-        statuses.append(reply.status)
-
-    threads = [threading.Thread(target=click) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert statuses == [200] * 10
-    env.fake.wait_for(
-        lambda f: any("MANUAL STEP" in msg["text"] for msg in f.messages_in(stored.channel_id))
-    )
+    stored = approve_ten_times_at_once(env)
     assert env.count(m.GateDecision, m.GateDecision.decision == "approve") == 1
     assert env.count(m.OutboxItem, m.OutboxItem.kind == "execute") == 1
     manual = [x for x in env.fake.messages_in(stored.channel_id) if "MANUAL STEP" in x["text"]]

@@ -17,29 +17,18 @@ from urllib.error import HTTPError
 import pytest
 from slack_sdk import WebClient
 
-from commandpost.chat.slack.blocks import GATE_APPROVE
-from commandpost.chat.slack.server import make_server, work_spec
 from commandpost.chat.slack.workproc import ReplayClient
 from commandpost.core.policy import Policy
 from commandpost.storage import models as m
 
-from .slacke2e import ALICE, ERIN, Env, contained, declare, slack_settings, start_fake
+from .slacke2e import ALICE, Env, approve_ten_times_at_once, declare, served, start_fake
 from .slackreq import SlackClient
 
 
 @pytest.fixture
 def split(db_url: str, policy: Policy) -> Iterator[Env]:
-    fake = start_fake()
-    settings = slack_settings(fake)
-    spec = work_spec(database_url=db_url, policy=policy, settings=settings, deliver_every=0.2)
-    server = make_server(database_url=db_url, policy=policy, settings=settings, work=spec)
-    server.start()
-    try:
-        yield Env(fake, server, SlackClient(f"http://127.0.0.1:{server.port}"))
-    finally:
-        server.stop()
-        fake.stop()
-        server.ctx.engine.dispose()
+    with served(db_url, policy, work_process=True) as served_env:
+        yield served_env
 
 
 def test_the_work_after_the_ack_runs_in_the_work_process(split: Env) -> None:
@@ -65,26 +54,7 @@ def test_commands_are_done_in_the_order_they_were_acked(split: Env) -> None:
 
 
 def test_ten_concurrent_clicks_on_approve_execute_once(split: Env) -> None:
-    stored, ts, gate_id = contained(split)
-    barrier = threading.Barrier(10)
-    statuses: list[int] = []
-
-    def click() -> None:
-        barrier.wait()
-        reply = split.slack.click(
-            GATE_APPROVE, str(gate_id), user=ERIN, channel=stored.channel_id, ts=ts
-        )
-        statuses.append(reply.status)
-
-    threads = [threading.Thread(target=click) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert statuses == [200] * 10
-    split.fake.wait_for(
-        lambda f: any("MANUAL STEP" in x["text"] for x in f.messages_in(stored.channel_id))
-    )
+    approve_ten_times_at_once(split)
     assert split.count(m.GateDecision, m.GateDecision.decision == "approve") == 1
     assert split.count(m.OutboxItem, m.OutboxItem.kind == "execute") == 1
 

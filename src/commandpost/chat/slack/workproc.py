@@ -9,7 +9,7 @@ acks. So `serve` runs the acks here (the front) and the work in a process of its
     Forwarding          the front's `Later`: the work is not run in the front; the request
                         being served is marked for the work process instead
     ForwardingHandler   Bolt's WSGI handler, which sends a marked request on after its ack
-    WorkProcess         the front's handle on the work process: start, forward, kick, stop
+    WorkProcess         the front's handle on the work process: start, forward, stop
     work_main           the work process: it replays each request (its route and parsed
                         body) on the same listener, whose Web API calls are muted until the
                         ack (the front made those: a modal opened, a refusal shown), so only
@@ -27,8 +27,7 @@ import multiprocessing
 import queue
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -41,11 +40,12 @@ from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
 from commandpost.chat.slack import listeners as ls
+from commandpost.chat.slack.app import AfterAck, Deliverer, SlackSettings, web_client
 from commandpost.core.policy import Policy
+from commandpost.scheduling import start_runner
 from commandpost.service.context import Context
 
 log = logging.getLogger(__name__)
-Headers = dict[str, str | Sequence[str]]
 START_TIMEOUT = 60.0  # seconds for the work process to import, connect and say it is ready
 STOP_TIMEOUT = 60.0  # seconds for it to finish the work already acked
 SWITCH_INTERVAL = 0.0002  # seconds: the work process's interpreter switch interval
@@ -59,7 +59,7 @@ class WorkSpec:
 
     database_url: str
     policy: Policy
-    slack: Any  # SlackSettings (app.py imports this module's users; kept loose to avoid a cycle)
+    slack: SlackSettings
     context: Callable[[WorkSpec], Context]
     settings: Any = None  # commandpost.settings.Settings, for `context`
     deliver_every: float = 2.0
@@ -78,15 +78,13 @@ class Forwarding:
     def __call__(self, work: ls.Work, *, urgent: bool = False, reply: bool = False) -> None:
         self._local.marked = True
 
-    @contextmanager
-    def serving(self) -> Iterator[Callable[[], bool]]:
-        """Around one request's dispatch (the listener runs on this thread): whether the
-        listener handed work on."""
+    def begin(self) -> None:
+        """Before a request's dispatch (its listener then runs on this thread)."""
         self._local.marked = False
-        try:
-            yield lambda: bool(self._local.marked)
-        finally:
-            pass
+
+    def marked(self) -> bool:
+        """After it: whether the listener handed work on."""
+        return bool(getattr(self._local, "marked", False))
 
 
 class ForwardingHandler(SlackRequestHandler):
@@ -103,17 +101,17 @@ class ForwardingHandler(SlackRequestHandler):
         bolt = BoltRequest(
             body=request.get_body(), query=request.query_string, headers=request.get_headers()
         )
-        with self.marks.serving() as marked:
-            response = self.app.dispatch(bolt)
-        route = ls.route_of(bolt.body) if marked() else None
+        self.marks.begin()
+        response = self.app.dispatch(bolt)
+        route = ls.route_of(bolt.body) if self.marks.marked() else None
         if route is not None:
             self.work.forward(route=route, body=bolt.body)
         return response
 
 
 class WorkProcess:
-    """The front's handle on the work process. `forward` and `kick` never block an ack: one
-    thread writes to the pipe, however far behind the work process is."""
+    """The front's handle on the work process. `forward` never blocks an ack: one thread
+    writes to the pipe, however far behind the work process is."""
 
     def __init__(self, spec: WorkSpec) -> None:
         self.spec = spec
@@ -143,10 +141,7 @@ class WorkProcess:
         return self._process is not None and bool(self._process.is_alive())
 
     def forward(self, *, route: tuple[str, str], body: dict[str, Any]) -> None:
-        self._outgoing.put(("request", route, body))
-
-    def kick(self) -> None:
-        self._outgoing.put(("kick",))
+        self._outgoing.put((route, body))
 
     def _send(self) -> None:
         assert self._conn is not None
@@ -213,9 +208,6 @@ def work_main(conn: Connection, spec: WorkSpec) -> None:
     # default 5 ms switch interval it then waited behind the other threads for each one, and
     # declarations held the lock four times as long as their work took (measured).
     sys.setswitchinterval(SWITCH_INTERVAL)
-    from commandpost.chat.slack.app import AfterAck, Deliverer, web_client
-    from commandpost.scheduling import start_runner
-
     ctx = spec.context(spec)
     deliverer = Deliverer(ctx, interval=spec.deliver_every).start()
     ctx.hand_over = deliverer.hand_over
@@ -233,10 +225,7 @@ def work_main(conn: Connection, spec: WorkSpec) -> None:
     conn.send("ready")
     try:
         while (message := _receive(conn)) is not None:
-            if message[0] == "kick":
-                deliverer.kick()
-                continue
-            _, route, body = message
+            route, body = message
             try:
                 # The front answered Slack: this ack goes nowhere.
                 table[route](Ack(), body, client)  # type: ignore[no-untyped-call]
