@@ -9,9 +9,15 @@ them. Nothing of ours is mocked.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.error import HTTPError
 
 import pytest
@@ -20,7 +26,9 @@ from slack_sdk import WebClient
 from commandpost.chat.slack.workproc import ReplayClient
 from commandpost.core.policy import Policy
 from commandpost.storage import models as m
+from commandpost.storage.migrate import upgrade
 
+from .conftest import POLICY_FILE
 from .slacke2e import ALICE, Env, approve_ten_times_at_once, declare, served, start_fake
 from .slackreq import SlackClient
 
@@ -118,3 +126,56 @@ def test_a_replayed_listener_reaches_slack_only_after_its_ack() -> None:
         assert isinstance(client, WebClient)
     finally:
         fake.stop()
+
+
+def test_serve_from_the_command_line_runs_and_stops_both_processes(tmp_path: Path) -> None:
+    """`python -m commandpost serve` (the work process imports the main module again), then
+    SIGTERM as a container stop sends it: both processes end, the served one with status 0."""
+    database = f"sqlite:///{tmp_path / 'serve.db'}"
+    env = {
+        **os.environ,
+        "COMMANDPOST_DATABASE_URL": database,
+        "COMMANDPOST_POLICY": str(POLICY_FILE),
+        "SLACK_SIGNING_SECRET": "not-used-here",
+        "SLACK_BOT_TOKEN": "xoxb-not-used",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "COMMANDPOST_LOG_LEVEL": "INFO",
+    }
+    upgrade(database)
+    command = [sys.executable, "-m", "commandpost", "serve", "--host", "127.0.0.1", "--port", "0"]
+    with subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) as serve:
+        listening: list[int] = []
+        heard = threading.Event()
+
+        def read_log() -> None:  # all of it, so a full pipe never blocks serve
+            assert serve.stderr is not None
+            for line in serve.stderr:
+                if "serving Slack on http://" in line:
+                    listening.append(int(line.rsplit(":", 1)[1].split("/", 1)[0]))
+                    heard.set()
+
+        reader = threading.Thread(target=read_log, daemon=True)
+        reader.start()
+        try:
+            assert heard.wait(60), "serve did not say where it listens"
+            url = f"http://127.0.0.1:{listening[0]}/healthz"
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                assert answer.status == 200  # the work process is up
+            workers = _children(serve.pid)
+            assert workers, "no work process"
+            serve.send_signal(signal.SIGTERM)
+            assert serve.wait(timeout=60) == 0
+            # The work process (and multiprocessing's resource tracker) end with it.
+            deadline = time.monotonic() + 30
+            while any(Path(f"/proc/{pid}").exists() for pid in workers):
+                assert time.monotonic() < deadline, "a child of serve outlived it"
+                time.sleep(0.1)
+        finally:
+            if serve.poll() is None:
+                serve.kill()
+            reader.join(timeout=10)
+
+
+def _children(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in found.read_text().split()] if found.exists() else []

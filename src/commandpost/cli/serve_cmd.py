@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 import typer
@@ -43,4 +44,7 @@ def serve(
         settings=settings(),
         one_process=one_process,
     )
+    # A container is stopped with SIGTERM: stop as on Ctrl-C, so the work process finishes
+    # what was acked and the outbox keeps the rest.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     server.serve_forever(host, port)
