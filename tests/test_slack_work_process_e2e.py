@@ -1,9 +1,9 @@
 """`serve` split in two: the acks in the served process, the work after them, the deliveries
 and the deadlines in a work process of its own (chat/slack/workproc.py).
 
-The served app and its work process are real (the work process is spawned, and replays the
-forwarded requests through Bolt); Slack is FakeSlack; requests are signed as Slack signs
-them. Nothing of ours is mocked.
+The served app and its work process are real (the work process is spawned, and calls the
+same listeners with each forwarded request's route and parsed body); Slack is FakeSlack;
+requests are signed as Slack signs them. Nothing of ours is mocked.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from commandpost.core.policy import Policy
 from commandpost.storage import models as m
 from commandpost.storage.migrate import upgrade
 
-from .conftest import POLICY_FILE
 from .slacke2e import ALICE, Env, approve_ten_times_at_once, declare, served, start_fake
 from .slackreq import SlackClient
+from .support import POLICY_FILE
 
 
 @pytest.fixture
