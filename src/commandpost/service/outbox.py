@@ -66,8 +66,8 @@ def due_items(ctx: Context, *, limit: int | None = None, openings_only: bool = F
             ).all()
             waiting = [i for i in being_opened if i is not None]
             if waiting:
-                incident = col(m.OutboxItem.incident_id)
-                query = query.where(or_(opening, incident.is_(None), incident.not_in(waiting)))
+                of = col(m.OutboxItem.incident_id)
+                query = query.where(or_(opening, of.is_(None), of.not_in(waiting)))
         query = query.order_by(col(m.OutboxItem.kind) != "open_channel", col(m.OutboxItem.id))
         rows = session.exec(query.limit(limit))
         return [Due(i, incident, kind) for i, incident, kind in rows if i is not None]
