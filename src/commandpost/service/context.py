@@ -153,7 +153,8 @@ def enqueue(session: Session, ctx: Context, effect: Effect) -> None:
             "recipient": effect.recipient,
             "destination": effect.destination,
         }
-    handed = kind == "open_channel" and ctx.hand_over is not None and bool(effect.incident_id)
+    key = effect.incident_id
+    hand_over = ctx.hand_over if kind == "open_channel" and key else None
     # A plain row, batched per transaction: outbox rows are append-only here, and the ORM
     # unit of work costs several times more per row on the busiest path (deadline bursts).
     append(
@@ -164,13 +165,13 @@ def enqueue(session: Session, ctx: Context, effect: Effect) -> None:
             "kind": kind,
             "body": json.dumps(body, sort_keys=True),
             "created_at": ctx.now(),
-            "state": "sending" if handed else "pending",
-            "not_before": ctx.now() + CLAIM_LEASE if handed else None,
+            "state": "sending" if hand_over else "pending",
+            "not_before": ctx.now() + CLAIM_LEASE if hand_over else None,
             "attempts": 0,
         },
     )
-    if handed and ctx.hand_over is not None and effect.incident_id:
-        _hand_over_after_commit(session, ctx.hand_over, effect.incident_id)
+    if hand_over is not None and key:
+        _hand_over_after_commit(session, hand_over, key)
 
 
 def _hand_over_after_commit(session: Session, hand_over: Callable[[str], None], key: str) -> None:

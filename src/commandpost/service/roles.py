@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Table
 from sqlmodel import Session, SQLModel, select
@@ -236,26 +237,13 @@ def page_for_severity(
     `write_new_pages`."""
     policy = ctx.policy_for(incident)
     needed = policy.severity(Severity(incident.severity)).page
-    if new_incident:
-        for role in needed:
-            why = f"paged for {incident.severity}"
-            chain = policy.rotations[role].chain()
-            _page_new(session, ctx, incident, role=role, chain=chain, actor=actor, why=why)
-        return
-    held = {r.role for r in active_assignments(session, incident.id)}
+    held = set() if new_incident else {r.role for r in active_assignments(session, incident.id)}
+    page = _page_new if new_incident else partial(page_role, vacant=True)
     for role in needed:
         if role.value not in held:
             chain = policy.rotations[role].chain()
-            page_role(
-                session,
-                ctx,
-                incident,
-                role=role,
-                chain=chain,
-                actor=actor,
-                why=f"paged for {incident.severity}",
-                vacant=True,
-            )
+            why = f"paged for {incident.severity}"
+            page(session, ctx, incident, role=role, chain=chain, actor=actor, why=why)
 
 
 def acknowledge(
