@@ -134,6 +134,12 @@ class FakeSlack:
         return f"http://{host!s}:{port}/api/"
 
     # -------------------------------------------------------------------------- scripting
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far: a client that keeps them alive opens few."""
+        server = self._server
+        return getattr(server, "accepted", 0) if server is not None else 0
+
     def fail_next(self, method: str, error: str = "internal_error", *, times: int = 1) -> None:
         """The next `times` calls of `method` (or ANY) answer 200 {"ok": false, "error"}."""
         self._script(_Script(method, times, error=error))

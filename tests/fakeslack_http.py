@@ -39,11 +39,19 @@ class _Server(ThreadingHTTPServer):
     # which real Slack never does; the fake must not be the bottleneck a test measures.
     request_queue_size = 256
     daemon_threads = True
+    accepted = 0  # connections accepted (one thread accepts them: no lock)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.accepted += 1
+        super().process_request(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
     answer: Respond
     server_version = "FakeSlack/1"
+    # Keep-alive, as slack.com does: a client that reuses its connections is served on them.
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else a kept-alive answer waits 40 ms for a delayed ACK
 
     def do_POST(self) -> None:
         self._serve()

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from commandpost.chat.slack import listeners as ls
 from commandpost.chat.slack.port import SlackChat
+from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.core.policy import Policy
 from commandpost.runtime import build_context
 from commandpost.service import outbox
@@ -67,7 +68,7 @@ def missing_settings(env: Mapping[str, str] = os.environ) -> list[str]:
 
 
 def web_client(settings: SlackSettings) -> WebClient:
-    return WebClient(token=settings.bot_token, base_url=settings.api_url, timeout=10)
+    return PooledWebClient(token=settings.bot_token, base_url=settings.api_url, timeout=10)
 
 
 def slack_context(

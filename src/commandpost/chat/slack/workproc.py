@@ -36,11 +36,11 @@ from slack_bolt import Ack, App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 from slack_bolt.request import BoltRequest
-from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
 from commandpost.chat.slack import listeners as ls
 from commandpost.chat.slack.app import AfterAck, Deliverer, SlackSettings, web_client
+from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.core.policy import Policy
 from commandpost.scheduling import start_runner
 from commandpost.service.context import Context
@@ -173,7 +173,7 @@ class WorkProcess:
 
 
 # ----------------------------------------------------------------------- the work process
-class ReplayClient(WebClient):
+class ReplayClient(PooledWebClient):
     """The Web API as a replayed listener sees it: calls from the replaying thread (the part
     of the listener up to and around its ack, which the front already ran, Slack calls
     included) answer ok without reaching Slack; calls from any other thread (the work after

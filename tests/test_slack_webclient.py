@@ -1,0 +1,168 @@
+"""The Web API client keeps its connections alive (chat/slack/webclient.py), and Slack's
+answers reach the outbox as they did through slack_sdk's stock transport."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from commandpost.chat.slack.app import SlackSettings, web_client
+from commandpost.chat.slack.port import OUTAGE_BACKOFF, slack_call
+from commandpost.chat.slack.webclient import PooledWebClient, _closed_by_peer
+from commandpost.errors import DeliveryFailed
+
+from .fakeslack import FakeSlack
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        fake.add_channel("general", channel_id="C0GENERAL")
+        yield fake
+
+
+def pooled(slack: FakeSlack) -> WebClient:
+    token, url = slack.token or "", slack.base_url
+    settings = SlackSettings(signing_secret="s", bot_token=token, api_url=url)
+    return web_client(settings)
+
+
+def test_the_served_app_calls_slack_through_the_pooled_client(slack: FakeSlack) -> None:
+    assert isinstance(pooled(slack), PooledWebClient)
+
+
+def test_calls_from_one_thread_share_one_connection(slack: FakeSlack) -> None:
+    client = pooled(slack)
+    for n in range(20):
+        assert client.chat_postMessage(channel="C0GENERAL", text=f"hello {n}")["ok"]
+    assert slack.connections == 1
+    assert [c.params["text"] for c in slack.calls("chat.postMessage")] == [
+        f"hello {n}" for n in range(20)
+    ]
+
+
+def test_the_stock_client_opens_a_connection_per_call(slack: FakeSlack) -> None:
+    # What the pooled client saves: the same calls with slack_sdk's own transport.
+    client = WebClient(token=slack.token, base_url=slack.base_url)
+    for n in range(5):
+        client.chat_postMessage(channel="C0GENERAL", text=f"hello {n}")
+    assert slack.connections == 5
+
+
+def test_each_thread_keeps_its_own_connection(slack: FakeSlack) -> None:
+    client = pooled(slack)
+
+    def post(n: int) -> None:
+        for k in range(5):
+            client.chat_postMessage(channel="C0GENERAL", text=f"{n}.{k}")
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert slack.connections == 4
+    assert len(slack.calls("chat.postMessage", ok=True)) == 20
+
+
+def test_rate_limit_reaches_the_outbox_with_its_retry_after(slack: FakeSlack) -> None:
+    client = pooled(slack)
+    slack.rate_limit_next("chat.postMessage", retry_after=7)
+    with pytest.raises(DeliveryFailed) as failed, slack_call("chat.postMessage"):
+        client.chat_postMessage(channel="C0GENERAL", text="too fast")
+    assert failed.value.retry_after == 7  # 429's Retry-After header came through
+    # The 429 was a whole answer: the connection is still good for the next call.
+    assert client.chat_postMessage(channel="C0GENERAL", text="later")["ok"]
+    assert slack.connections == 1
+
+
+def test_an_error_answer_is_a_slack_api_error(slack: FakeSlack) -> None:
+    client = pooled(slack)
+    slack.status_next("chat.postMessage", 500)
+    with pytest.raises(SlackApiError) as raised:
+        client.chat_postMessage(channel="C0GENERAL", text="oops")
+    assert raised.value.response.status_code == 500
+    assert client.chat_postMessage(channel="C0GENERAL", text="again")["ok"]
+
+
+def test_a_dropped_answer_is_an_outage_the_outbox_retries(slack: FakeSlack) -> None:
+    client = pooled(slack)
+    assert client.chat_postMessage(channel="C0GENERAL", text="before")["ok"]
+    slack.go_down(refuse=True)  # the fake closes each connection without answering
+    with pytest.raises(DeliveryFailed) as failed, slack_call("chat.postMessage"):
+        client.chat_postMessage(channel="C0GENERAL", text="during")
+    assert failed.value.retry_after == OUTAGE_BACKOFF
+    slack.come_up()
+    assert client.chat_postMessage(channel="C0GENERAL", text="after")["ok"]
+    assert [c.params["text"] for c in slack.calls("chat.postMessage", ok=True)] == [
+        "before",
+        "after",
+    ]
+
+
+# ---------------------------------------------------- a server that closes idle connections
+class _ClosesAfterEachAnswer(BaseHTTPRequestHandler):
+    """Answers on HTTP/1.1 without saying it will close, then closes: what a server does to
+    a connection left idle past its keep-alive timeout."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    served: ClassVar[list[str]] = []  # each test's subclass brings its own list
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.served.append(self.path)
+        data = b'{"ok": true, "channel": "C0GENERAL", "ts": "1.0"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def closing_server() -> Iterator[tuple[str, list[str]]]:
+    class Handler(_ClosesAfterEachAnswer):
+        served: ClassVar[list[str]] = []
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/", Handler.served
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed() -> None:
+    with closing_server() as (url, served):
+        client = PooledWebClient(token="xoxb-test", base_url=url, retry_handlers=[])
+        for n in range(3):
+            # No retry handler: a call on the closed connection would raise here.
+            assert client.chat_postMessage(channel="C0GENERAL", text=f"m{n}")["ok"]
+            _wait_until_closed(client)
+        assert served == ["/api/chat.postMessage"] * 3
+
+
+def _wait_until_closed(client: PooledWebClient) -> None:
+    # The server closes right after answering; give its FIN a moment to arrive.
+    kept = list(client._local.kept.values())
+    deadline = time.monotonic() + 5
+    while kept and not all(_closed_by_peer(c) for c in kept):
+        assert time.monotonic() < deadline, "the server never closed the connection"
+        time.sleep(0.01)
