@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from commandpost.chat.slack.app import SlackSettings, web_client
-from commandpost.chat.slack.port import OUTAGE_BACKOFF, slack_call
+from commandpost.chat.slack.slack_calls import OUTAGE_BACKOFF, slack_call
 from commandpost.chat.slack.webclient import PooledWebClient, _closed_by_peer
 from commandpost.errors import DeliveryFailed
 

@@ -1,0 +1,202 @@
+"""Opening an incident's channel on Slack (the chat port's `open_channel`).
+
+conversations.create (name_taken: -2, -3, … within 80 characters), then side by side:
+setTopic, setPurpose, invite the paged people who have a Slack id, and post and pin the
+summary card. The channel is stored (slack_channels) the moment it exists, so a retry after a
+partial failure finishes the set-up instead of creating a second channel.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from commandpost.chat.slack import views
+from commandpost.chat.slack.slack_calls import checked, error_of, slack_call, tolerant
+from commandpost.core.policy import Policy
+from commandpost.errors import DeliveryFailed
+from commandpost.service.ports import Clock
+from commandpost.storage import models as m
+from commandpost.storage.engine import read_transaction, transaction
+
+_T = TypeVar("_T")
+
+NAME_MAX = 80
+TOPIC_MAX = 250
+INVITE_BATCH = 100  # conversations.invite takes at most 100 users a call
+
+
+def candidate_names(name: str, *, limit: int = 50) -> Iterator[str]:
+    """`name`, then `name-2`, `name-3`, …, each cut so the whole stays within 80 characters."""
+    yield name[:NAME_MAX]
+    for n in range(2, limit + 2):
+        suffix = f"-{n}"
+        yield name[: NAME_MAX - len(suffix)].rstrip("-") + suffix
+
+
+class ChannelSetup:
+    """Sets up incident channels for `SlackChat`; `summary(incident_id)` renders the card."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        engine: Engine,
+        policy: Policy,
+        clock: Clock,
+        summary: Callable[[str], dict[str, Any]],
+    ) -> None:
+        self.client = client
+        self.engine = engine
+        self.policy = policy
+        self.clock = clock
+        self.summary = summary
+        # The calls of channel set-ups that go out side by side (see open).
+        self._calls = ThreadPoolExecutor(max_workers=48, thread_name_prefix="slack-setup")
+
+    def open(self, *, name: str, topic: str, incident_id: str) -> None:
+        # Only three calls wait on each other: create, post the summary, pin it. Everything
+        # else (invites, topic, purpose, rendering the card, and the database writes that make
+        # a retry finish this set-up) goes out beside them, so the channel is ready after
+        # three calls' time (measured in a burst of declarations: each write in line took
+        # about a tenth of a second). Every step is safe to repeat when the item is retried.
+        stored = views.channel_for_incident(self.engine, incident_id)
+        card = self._beside(lambda: self.summary(incident_id))
+        remembered: Future[None] | None = None
+        if stored is None:
+            channel, actual = self._create(name)
+            # Stored the moment it exists: a retry then finishes this channel's set-up
+            # instead of creating a second one.
+            remembered = self._beside(lambda: self._remember(incident_id, actual, channel))
+            posted = None
+        else:
+            channel, posted = stored.channel_id, stored.summary_ts
+        purpose = f"Incident {incident_id}, run by Command Post. Type /incident help."
+        running = [
+            self._beside(lambda: self._invite(channel, self._paged_slack_ids(incident_id))),
+            self._beside(
+                lambda: checked(
+                    "conversations.setTopic",
+                    lambda: self.client.conversations_setTopic(
+                        channel=channel, topic=topic[:TOPIC_MAX]
+                    ),
+                )
+            ),
+            self._beside(
+                lambda: checked(
+                    "conversations.setPurpose",
+                    lambda: self.client.conversations_setPurpose(
+                        channel=channel, purpose=purpose[:TOPIC_MAX]
+                    ),
+                )
+            ),
+        ]
+        failures: list[BaseException] = []
+        try:
+            running += self._pin_summary(
+                channel, incident_id, posted=posted, card=card, remembered=remembered
+            )
+        except DeliveryFailed as exc:
+            failures.append(exc)
+        if remembered is not None:
+            running.append(remembered)
+        failures += [e for e in (f.exception() for f in running) if e is not None]
+        if failures:
+            raise failures[0]
+
+    def _beside(self, step: Callable[[], _T]) -> Future[_T]:
+        """Run `step` on the set-up pool, in this thread's context (its write priority)."""
+        return self._calls.submit(contextvars.copy_context().run, step)
+
+    def _remember(self, incident_id: str, name: str, channel: str) -> None:
+        with transaction(self.engine) as session:
+            session.add(
+                m.SlackChannel(
+                    incident_id=incident_id,
+                    name=name,
+                    channel_id=channel,
+                    created_at=self.clock.now(),
+                )
+            )
+
+    def _pin_summary(
+        self,
+        channel: str,
+        incident_id: str,
+        *,
+        posted: str | None,
+        card: Future[dict[str, Any]],
+        remembered: Future[None] | None,
+    ) -> list[Future[None]]:
+        """Post the summary card (unless a try before this one did) and pin it; the card's
+        ts is written beside the pin. Returns that write, for the caller to wait on."""
+        ts = posted
+        noted: list[Future[None]] = []
+        if ts is None:
+            with slack_call("chat.postMessage"):
+                reply = self.client.chat_postMessage(channel=channel, **card.result())
+            ts = str(reply["ts"])
+            noted.append(self._beside(lambda: self._note_summary(incident_id, ts, remembered)))
+        try:
+            tolerant("pins.add", lambda: self.client.pins_add(channel=channel, timestamp=ts))
+        except DeliveryFailed:
+            for write in noted:
+                write.exception()  # the retry must find the card's ts, or it posts a second
+            raise
+        return noted
+
+    def _note_summary(self, incident_id: str, ts: str, remembered: Future[None] | None) -> None:
+        if remembered is not None:
+            remembered.result()  # the channel's row first
+        with transaction(self.engine) as session:
+            row = session.get(m.SlackChannel, incident_id)
+            assert row is not None
+            row.summary_ts = ts
+            session.add(row)
+
+    def _create(self, name: str) -> tuple[str, str]:
+        for candidate in candidate_names(name):
+            try:
+                reply = self.client.conversations_create(name=candidate)
+            except SlackApiError as exc:
+                if error_of(exc) == "name_taken":
+                    continue
+                with slack_call("conversations.create"):
+                    raise
+                raise  # pragma: no cover - slack_call always raises
+            except (SlackClientError, OSError):
+                with slack_call("conversations.create"):
+                    raise
+                raise  # pragma: no cover
+            channel = reply["channel"]
+            return str(channel["id"]), str(channel["name"])
+        raise DeliveryFailed(f"Slack conversations.create: every name like {name!r} is taken")
+
+    def _paged_slack_ids(self, incident_id: str) -> list[str]:
+        with read_transaction(self.engine) as session:
+            rows = session.exec(
+                select(m.RoleAssignment).where(m.RoleAssignment.incident_id == incident_id)
+            ).all()
+            people = {r.person_id for r in rows if r.active}
+        ids = {self._slack_id(p) for p in sorted(people) if self.policy.person(p) is not None}
+        return sorted(i for i in ids if i)
+
+    def _slack_id(self, person_id: str) -> str | None:
+        person = self.policy.person(person_id)
+        return person.slack_id if person else None
+
+    def _invite(self, channel: str, users: list[str]) -> None:
+        for start in range(0, len(users), INVITE_BATCH):
+            batch = ",".join(users[start : start + INVITE_BATCH])
+
+            def call(batch: str = batch) -> Any:
+                return self.client.conversations_invite(channel=channel, users=batch, force=True)
+
+            tolerant("conversations.invite", call)
