@@ -6,6 +6,7 @@ The child prints its port on the first line of stdout and serves until its stdin
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -40,6 +41,29 @@ def app_process(
         assert child.stdin is not None
         child.stdin.close()
         child.wait(timeout=120)
+
+
+def cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time (user + system) so far of `pid` and each process below it, by pid, read from
+    /proc (Linux); {} where /proc cannot tell."""
+    found: dict[int, float] = {}
+    waiting = [pid]
+    while waiting:
+        current = waiting.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        ticks = os.sysconf("SC_CLK_TCK")
+        found[current] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        waiting += [int(c) for c in children]
+    return found
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> dict[int, float]:
+    """CPU seconds each process used between two `cpu_seconds` readings."""
+    return {pid: seconds - before.get(pid, 0.0) for pid, seconds in after.items()}
 
 
 @contextmanager

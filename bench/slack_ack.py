@@ -69,7 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the fake Slack and the request signer live in tests/
 
-from child_app import app_process, postgres_database, profiled  # noqa: E402
+from child_app import app_process, cpu_seconds, cpu_used, postgres_database, profiled  # noqa: E402
 from keepalive import KeepAlive  # noqa: E402
 from tests.fakeslack import Call, FakeSlack  # noqa: E402
 from tests.slackreq import SECRET, Reply, SlackClient  # noqa: E402
@@ -415,12 +415,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         with app_process(__file__, "bare", api_url=fake.base_url, token=token) as bare_app:
             bare_client = KeptAliveClient(f"http://127.0.0.1:{bare_app.port}")
             try:
+                before, here = cpu_seconds(bare_app.pid), time.process_time()
                 bare = run(
                     bare_client,
                     items,
                     Workload(fake, seed=args.seed, wait_ready=False),
                     args.concurrency,
                 )
+                bare_cpu = sum(cpu_used(before, cpu_seconds(bare_app.pid)).values())
+                bare_here = time.process_time() - here
             finally:
                 bare_client.close()
 
@@ -440,6 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             client = KeptAliveClient(f"http://127.0.0.1:{app.port}")
             try:
                 started = time.monotonic()
+                before, here = cpu_seconds(app.pid), time.process_time()
                 with profiled(app.pid, args.py_spy):
                     real = run(
                         client,
@@ -448,12 +452,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         args.concurrency,
                     )
                     sent_in = time.monotonic() - started
+                burst_cpu = cpu_used(before, cpu_seconds(app.pid))
+                burst_here = time.process_time() - here
                 declares = [s for s in real if s.kind == "declare"]
                 pinned = settle(
                     lambda: len(fake.calls("pins.add", ok=True)) >= len(declares), args.settle
                 )
                 drained = settle(lambda: outbox_left(engine) == 0, args.settle)
                 drained_in = time.monotonic() - started - sent_in
+                run_cpu = cpu_used(before, cpu_seconds(app.pid))
+                run_here = time.process_time() - here
                 ready = ready_times(fake, declares)
                 to_create = create_times(fake, declares)
                 to_record = recorded_times(engine, declares)
@@ -520,6 +528,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{refusals} refusals (ephemeral :no_entry:); {non_200} non-200 answers"
         + "".join(f"\n  refused {n}x: {text}" for text, n in why.most_common(3))
     )
+    front = app.pid
+    print(f"\nCPU seconds (user + system){'':<24}{'burst':>8}{'to drained':>12}")
+    print(f"  {'bare Bolt app':<48}{bare_cpu:8.1f}   (this process {bare_here:.1f})")
+    served = (burst_cpu.get(front, 0.0), run_cpu.get(front, 0.0))
+    print(f"  {'Command Post, served process':<48}{served[0]:8.1f}{served[1]:12.1f}")
+    work_burst = sum(v for pid, v in burst_cpu.items() if pid != front)
+    work_run = sum(v for pid, v in run_cpu.items() if pid != front)
+    print(f"  {'Command Post, work process':<48}{work_burst:8.1f}{work_run:12.1f}")
+    print(f"  {'this process (client and fake Slack)':<48}{burst_here:8.1f}{run_here:12.1f}")
+    if declares:
+        print(f"  work process CPU per request, whole run: {work_run / len(real) * 1000:.1f} ms")
     print("\ntargets")
     print(
         f"  p99 ack <= {TARGET_RATIO}x bare p99: {verdict(real_p99 <= TARGET_RATIO * bare_p99)}"

@@ -48,7 +48,7 @@ from commandpost.service.context import Context
 log = logging.getLogger(__name__)
 START_TIMEOUT = 60.0  # seconds for the work process to import, connect and say it is ready
 STOP_TIMEOUT = 60.0  # seconds for it to finish the work already acked
-SWITCH_INTERVAL = 0.0002  # seconds: the work process's interpreter switch interval
+SWITCH_INTERVAL = 0.001  # seconds: the work process's interpreter switch interval
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,9 @@ def work_main(conn: Connection, spec: WorkSpec) -> None:
     logging.basicConfig(level=spec.log_level)
     # The writer of SQLite's lock lets go of the interpreter at every statement; with the
     # default 5 ms switch interval it then waited behind the other threads for each one, and
-    # declarations held the lock four times as long as their work took (measured).
+    # declarations held the lock four times as long as their work took (measured). 0.2 ms
+    # fixed that but cost a fifth more CPU in switching (bench/slack_ack.py: 25.9-26.6 s of
+    # work-process CPU against 21.1-22.1 s at 1 ms, with the incidents recorded as soon).
     sys.setswitchinterval(SWITCH_INTERVAL)
     ctx = spec.context(spec)
     deliverer = Deliverer(ctx, interval=spec.deliver_every).start()
