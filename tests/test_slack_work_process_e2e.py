@@ -21,10 +21,12 @@ from pathlib import Path
 from urllib.error import HTTPError
 
 import pytest
+from pydantic import ValidationError
 from slack_sdk import WebClient
 
-from commandpost.chat.slack.workproc import ReplayClient
+from commandpost.chat.slack.workproc import WORK_NICE, ReplayClient
 from commandpost.core.policy import Policy
+from commandpost.settings import Settings
 from commandpost.storage import models as m
 from commandpost.storage.migrate import upgrade
 
@@ -106,6 +108,23 @@ def test_healthz_says_so_when_the_work_process_is_gone(split: Env) -> None:
         urllib.request.urlopen(url, timeout=10)
     assert refused.value.code == 503
     refused.value.close()
+
+
+def test_the_work_process_gives_way_to_the_acks(split: Env) -> None:
+    assert split.server.work is not None
+    pid = split.server.work._process.pid
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    # Started (it said it was ready), so it has lowered its own priority by WORK_NICE.
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + WORK_NICE)
+    assert WORK_NICE > 0
+
+
+def test_the_work_priority_is_a_setting_within_nice_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COMMANDPOST_WORK_NICE", "5")
+    assert Settings().work_nice == 5
+    monkeypatch.setenv("COMMANDPOST_WORK_NICE", "25")
+    with pytest.raises(ValidationError):
+        Settings()
 
 
 def test_a_replayed_listener_reaches_slack_only_after_its_ack() -> None:

@@ -51,6 +51,7 @@ def build_server(
             context=work_context,
             app_settings=settings,
             log_level=settings.log_level,
+            nice=settings.work_nice,
         )
     server = make_server(database_url=database_url, policy=policy, settings=slack, work=work)
     if teams_configured(settings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./commandpost.db"
     policy: str = "./policy.yml"
     log_level: str = "INFO"
+    # `serve` over HTTP: how much lower the work process's CPU priority is than the served
+    # process's (0-19, as `nice`), so acks win a busy core (chat/slack/workproc.py).
+    work_nice: int = Field(default=19, ge=0, le=19)
     # Sealed evidence objects (content-addressed files) and the key that signs exports.
     evidence_dir: str = "./evidence"
     export_signing_secret: SecretStr | None = None

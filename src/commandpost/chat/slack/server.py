@@ -25,7 +25,13 @@ from commandpost.chat.slack.app import (
     slack_context,
     web_client,
 )
-from commandpost.chat.slack.workproc import Forwarding, ForwardingHandler, WorkProcess, WorkSpec
+from commandpost.chat.slack.workproc import (
+    WORK_NICE,
+    Forwarding,
+    ForwardingHandler,
+    WorkProcess,
+    WorkSpec,
+)
 from commandpost.core.policy import Policy
 from commandpost.ingest import IngestSettings, alert_ingest_app, is_alert_path
 from commandpost.scheduling import DeadlineRunner, metrics_wsgi_app, start_runner
@@ -247,6 +253,7 @@ def work_spec(
     context: Callable[[WorkSpec], Context] | None = None,
     app_settings: Any = None,
     log_level: str = "WARNING",
+    nice: int = WORK_NICE,
 ) -> WorkSpec:
     """What the work process builds its context from: by default Slack's alone (`context`
     wires more, such as Teams beside it)."""
@@ -258,6 +265,7 @@ def work_spec(
         settings=app_settings,
         deliver_every=deliver_every,
         log_level=log_level,
+        nice=nice,
     )
 
 
