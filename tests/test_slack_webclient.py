@@ -108,6 +108,19 @@ def test_a_dropped_answer_is_an_outage_the_outbox_retries(slack: FakeSlack) -> N
     ]
 
 
+def test_an_answer_too_slow_is_an_outage_and_is_not_sent_again(slack: FakeSlack) -> None:
+    # A timeout after sending is raised as itself (as urllib raises it), which slack_sdk
+    # does not retry: the message may have been posted, so only the outbox decides.
+    client = PooledWebClient(token=slack.token, base_url=slack.base_url, timeout=0.5)
+    slack.set_latency(1.5, "chat.postMessage")
+    with pytest.raises(DeliveryFailed) as failed, slack_call("chat.postMessage"):
+        client.chat_postMessage(channel="C0GENERAL", text="slow")
+    assert failed.value.retry_after == OUTAGE_BACKOFF
+    assert len(slack.wait_for_calls("chat.postMessage", count=1, timeout=5)) == 1
+    time.sleep(1.6)  # a second try would have arrived by now
+    assert len(slack.calls("chat.postMessage")) == 1
+
+
 # ---------------------------------------------------- a server that closes idle connections
 class _ClosesAfterEachAnswer(BaseHTTPRequestHandler):
     """Answers on HTTP/1.1 without saying it will close, then closes: what a server does to

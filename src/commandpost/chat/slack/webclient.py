@@ -8,11 +8,11 @@ server side's 0.54 ms fell to 0.31-0.36 ms. (urllib3's pool kept the connections
 own overhead made the client dearer than the stock one: 0.75 ms a call.)
 
 Only the transport changes: the request slack_sdk builds and the answer it parses are the
-same, and an HTTP error status is raised as urllib's HTTPError, so slack_sdk's handling of
-429, its retry handlers and SlackApiError behave exactly as with the stock client. This
-transport never re-sends a request itself: a connection that fails is closed and the failure
-surfaces as URLError, which slack_sdk's retry handler and then the outbox treat as they did
-before. An idle connection the server has closed is noticed before it is used, and replaced.
+same, an HTTP error status is raised as urllib's HTTPError, and a failure as the error urllib
+raises for it, so slack_sdk's handling of 429, its retry handlers and SlackApiError behave as
+with the stock client. This transport never re-sends a request itself: a connection that
+fails is closed. An idle connection the server has closed is noticed before it is used, and
+replaced.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import io
 import select
 import threading
 import weakref
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
+from http.client import HTTPConnection, HTTPSConnection
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import SplitResult, urlsplit
@@ -51,13 +51,21 @@ class PooledWebClient(WebClient):
         connection = self._connection(parts)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         body: bytes | None = req.data  # type: ignore[assignment]  # slack_sdk sends bytes
+        # Failures surface as urllib's do: sending as URLError, an answer that breaks off as
+        # itself (RemoteDisconnected, a timeout). slack_sdk retries some of those once on
+        # its own, by their type; the same types keep the same retries.
         try:
-            connection.request(req.get_method(), path, body=body, headers=dict(req.header_items()))
+            try:
+                connection.request(
+                    req.get_method(), path, body=body, headers=dict(req.header_items())
+                )
+            except OSError as exc:
+                raise URLError(exc) from exc
             answer = connection.getresponse()
             data = answer.read()
-        except (OSError, HTTPException) as exc:
+        except BaseException:
             connection.close()
-            raise URLError(exc) from exc
+            raise
         if answer.will_close:
             connection.close()
         headers = answer.msg
