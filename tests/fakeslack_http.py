@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,9 +43,31 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     accepted = 0  # connections accepted (one thread accepts them: no lock)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
     def process_request(self, request: Any, client_address: Any) -> None:
         self.accepted += 1
+        with self._open_lock:
+            self._open.add(request)
         super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        # Kept-alive connections end with the fake: their threads would otherwise wait on
+        # them (and keep their sockets) until each client closes its side.
+        super().server_close()
+        with self._open_lock:
+            still_open, self._open = list(self._open), set()
+        for request in still_open:
+            with contextlib.suppress(OSError):
+                request.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):

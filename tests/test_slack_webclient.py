@@ -3,6 +3,7 @@ answers reach the outbox as they did through slack_sdk's stock transport."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -179,3 +180,31 @@ def _wait_until_closed(client: PooledWebClient) -> None:
     while kept and not all(_closed_by_peer(c) for c in kept):
         assert time.monotonic() < deadline, "the server never closed the connection"
         time.sleep(0.01)
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc")
+def test_closing_the_client_and_the_fake_leaves_no_connection_open() -> None:
+    # Kept alive, a connection outlives its call: without closing, a long test run (or a
+    # server) ran out of descriptors below 1024, where waitress's select() works.
+    before = _open_descriptors()
+    with FakeSlack() as fake:
+        fake.add_channel("general", channel_id="C0GENERAL")
+        client = PooledWebClient(token=fake.token, base_url=fake.base_url)
+        threads = [
+            threading.Thread(target=lambda: client.chat_postMessage(channel="C0GENERAL", text="hi"))
+            for _ in range(5)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert fake.connections == 5
+        client.close()
+    deadline = time.monotonic() + 5
+    while _open_descriptors() > before and time.monotonic() < deadline:
+        time.sleep(0.02)  # the fake's connection threads end as their sockets close
+    assert _open_descriptors() <= before

@@ -25,6 +25,7 @@ from commandpost.chat.slack.app import (
     slack_context,
     web_client,
 )
+from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.chat.slack.workproc import (
     WORK_NICE,
     Forwarding,
@@ -206,6 +207,10 @@ class SlackServer:
             self.runner.shutdown()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        # Kept-alive connections to Slack: closed with the server, not left to the collector.
+        for client in (self.client, getattr(self.ctx.chat, "client", None)):
+            if isinstance(client, PooledWebClient):
+                client.close()
 
     def serve_forever(self, host: str, port: int) -> None:
         if self.settings.app_token:
