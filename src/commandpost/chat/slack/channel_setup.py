@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -163,18 +163,13 @@ class ChannelSetup:
 
     def _create(self, name: str) -> tuple[str, str]:
         for candidate in candidate_names(name):
-            try:
-                reply = self.client.conversations_create(name=candidate)
-            except SlackApiError as exc:
-                if error_of(exc) == "name_taken":
-                    continue
-                with slack_call("conversations.create"):
+            with slack_call("conversations.create"):
+                try:
+                    reply = self.client.conversations_create(name=candidate)
+                except SlackApiError as exc:
+                    if error_of(exc) == "name_taken":
+                        continue
                     raise
-                raise  # pragma: no cover - slack_call always raises
-            except (SlackClientError, OSError):
-                with slack_call("conversations.create"):
-                    raise
-                raise  # pragma: no cover
             channel = reply["channel"]
             return str(channel["id"]), str(channel["name"])
         raise DeliveryFailed(f"Slack conversations.create: every name like {name!r} is taken")
@@ -185,7 +180,7 @@ class ChannelSetup:
                 select(m.RoleAssignment).where(m.RoleAssignment.incident_id == incident_id)
             ).all()
             people = {r.person_id for r in rows if r.active}
-        ids = {self._slack_id(p) for p in sorted(people) if self.policy.person(p) is not None}
+        ids = {self._slack_id(p) for p in people}
         return sorted(i for i in ids if i)
 
     def _slack_id(self, person_id: str) -> str | None:

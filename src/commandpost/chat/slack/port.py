@@ -201,16 +201,11 @@ class SlackChat:
             self.client.chat_postMessage(channel=user, **content)
 
     def _lookup(self, person: Person) -> str | None:
-        try:
-            reply = self.client.users_lookupByEmail(email=person.email)
-        except SlackApiError as exc:
-            if error_of(exc) == "users_not_found":
-                return None
-            with slack_call("users.lookupByEmail"):
+        with slack_call("users.lookupByEmail"):
+            try:
+                reply = self.client.users_lookupByEmail(email=person.email)
+            except SlackApiError as exc:
+                if error_of(exc) == "users_not_found":
+                    return None
                 raise
-            raise  # pragma: no cover
-        except (SlackClientError, OSError):
-            with slack_call("users.lookupByEmail"):
-                raise
-            raise  # pragma: no cover
         return str(reply["user"]["id"])

@@ -65,13 +65,9 @@ def checked(what: str, send: Callable[[], object]) -> None:
 
 def tolerant(what: str, send: Callable[[], object]) -> None:
     """Make a call whose 'already done' answers mean success (a retry finishing a set-up)."""
-    try:
-        send()
-    except SlackApiError as exc:
-        if error_of(exc) in TOLERATED:
-            return
-        with slack_call(what):
-            raise
-    except (SlackClientError, OSError):
-        with slack_call(what):
-            raise
+    with slack_call(what):
+        try:
+            send()
+        except SlackApiError as exc:
+            if error_of(exc) not in TOLERATED:
+                raise
