@@ -25,6 +25,7 @@ from commandpost.chat.slack.app import (
     slack_context,
     web_client,
 )
+from commandpost.chat.slack.port import SlackChat
 from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.chat.slack.workproc import (
     WORK_NICE,
@@ -103,7 +104,9 @@ class SlackServer:
         self.settings = settings
         # Built once: it resolves the alert sources' secrets and logs the missing ones.
         self.alerts = alert_ingest_app(ctx, ingest or IngestSettings.from_env())
-        self.client = web_client(settings)
+        # The port's client when there is one: one set of kept-alive connections to Slack.
+        chat = ctx.chat
+        self.client = chat.client if isinstance(chat, SlackChat) else web_client(settings)
         self.work = WorkProcess(work) if work is not None else None
         self.forwarding = Forwarding()
         self.deliverer = Deliverer(ctx, interval=deliver_every)
@@ -208,9 +211,8 @@ class SlackServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
         # Kept-alive connections to Slack: closed with the server, not left to the collector.
-        for client in (self.client, getattr(self.ctx.chat, "client", None)):
-            if isinstance(client, PooledWebClient):
-                client.close()
+        if isinstance(self.client, PooledWebClient):
+            self.client.close()
 
     def serve_forever(self, host: str, port: int) -> None:
         if self.settings.app_token:
