@@ -47,6 +47,7 @@ def cpu_seconds(pid: int) -> dict[int, float]:
     """CPU time (user + system) so far of `pid` and each process below it, by pid, read from
     /proc (Linux); {} where /proc cannot tell."""
     found: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
     waiting = [pid]
     while waiting:
         current = waiting.pop()
@@ -55,7 +56,6 @@ def cpu_seconds(pid: int) -> dict[int, float]:
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        ticks = os.sysconf("SC_CLK_TCK")
         found[current] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
         waiting += [int(c) for c in children]
     return found
