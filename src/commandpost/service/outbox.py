@@ -10,13 +10,14 @@ says to retry later (`DeliveryFailed.retry_after`: a rate limit, an outage) is d
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, update
+from sqlalchemy import ColumnElement, Update, and_, bindparam, or_, update
 from sqlmodel import col, select
 
 from commandpost.core.gates import GateKind
@@ -237,14 +238,30 @@ def _deliver_one(ctx: Context, item: m.OutboxItem) -> tuple[int, dict[str, objec
     }
 
 
+_ITEMS = m.table(m.OutboxItem)
+
+
 def _finish(ctx: Context, outcomes: list[tuple[int, dict[str, object]]]) -> None:
+    """Record outcomes: one statement per shape of outcome (delivered, failed), executed for
+    all the items of that shape at once."""
     if not outcomes:
         return
+    shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
+    for item_id, values in outcomes:
+        shapes.setdefault(tuple(sorted(values)), []).append({"item": item_id, **values})
     with transaction(ctx.engine) as session:
-        for item_id, values in outcomes:
-            session.execute(
-                update(m.OutboxItem).where(col(m.OutboxItem.id) == item_id).values(values)
-            )
+        db = session.connection()
+        for names, rows in shapes.items():
+            db.execute(_outcome_statement(names), rows)
+
+
+@functools.cache
+def _outcome_statement(names: tuple[str, ...]) -> Update:
+    return (
+        update(_ITEMS)
+        .where(_ITEMS.c.id == bindparam("item"))
+        .values({name: bindparam(name) for name in names})
+    )
 
 
 def _chat(ctx: Context, item: m.OutboxItem, body: dict[str, str]) -> None:

@@ -10,7 +10,7 @@ from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
@@ -172,6 +172,14 @@ def read_transaction(engine: Engine) -> Iterator[Session]:
     # Closing (not rolling back) ends the transaction and keeps loaded rows readable.
     with Session(options, expire_on_commit=False) as session:
         yield session
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """`read_transaction` for Core statements: no Session is built (on a path read for every
+    message sent, the Session cost more than the query)."""
+    with engine.execution_options(**{_READ_ONLY: True}).connect() as conn, conn.begin():
+        yield conn
 
 
 def lock_audit_chain(session: Session) -> None:

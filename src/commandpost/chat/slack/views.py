@@ -11,9 +11,11 @@ import json
 import time
 import weakref
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, Row, bindparam
+from sqlalchemy import select as core
+from sqlmodel import Session, select
 
 from commandpost.chat.slack.blocks import (
     AlertsLine,
@@ -30,7 +32,8 @@ from commandpost.core.policy import Policy
 from commandpost.core.vocabulary import IncidentClass, Role, Severity, Status
 from commandpost.service.alert_store import tally_of
 from commandpost.storage import models as m
-from commandpost.storage.engine import read_transaction
+from commandpost.storage.engine import read_connection
+from commandpost.storage.models import table as _table
 
 
 def person_who(policy: Policy, person_id: str) -> Who:
@@ -40,36 +43,53 @@ def person_who(policy: Policy, person_id: str) -> Who:
     return Who(name=person.name, slack_id=person.slack_id)
 
 
+# The views are read for every card sent (five times for a new incident's channel, pages and
+# summary), so they are Core statements built once, not ORM queries built per call: measured
+# on SQLite, 0.4-0.6 ms a summary against 3.0 ms through the ORM.
+_I = _table(m.Incident)
+_C = _table(m.SlackChannel)
+_R = _table(m.RoleAssignment)
+_G = _table(m.Gate)
+_D = _table(m.Deadline)
+_INCIDENT = (
+    core(_I, _C.c.channel_id)
+    .outerjoin(_C, _C.c.incident_id == _I.c.id)
+    .where(_I.c.id == bindparam("incident"))
+)
+_ROLES = (
+    core(_R.c.role, _R.c.person_id, _R.c.unfilled, _R.c.acknowledged_at, _R.c.paged_at)
+    .where(_R.c.incident_id == bindparam("incident"), _R.c.active.is_(True))
+    .order_by(_R.c.id)
+)
+_OPEN_GATES = (
+    core(_G.c.id, _G.c.subject, _G.c.rule)
+    .where(_G.c.incident_id == bindparam("incident"), _G.c.state == GateState.PENDING.value)
+    .order_by(_G.c.id)
+)
+_NEXT_DEADLINES = (
+    core(_D.c.kind, _D.c.subject, _D.c.due_at)
+    .where(_D.c.incident_id == bindparam("incident"), _D.c.state == "pending")
+    .order_by(_D.c.due_at, _D.c.id)
+    .limit(5)
+)
+
+
 def summary_view(session: Session, policy: Policy, incident_id: str) -> SummaryView | None:
-    incident = session.get(m.Incident, incident_id)
+    return _summary_and_roles(session, policy, incident_id)[0]
+
+
+def _summary_and_roles(
+    session: Session, policy: Policy, incident_id: str
+) -> tuple[SummaryView | None, Sequence[Row[Any, Any, Any, Any, Any]]]:
+    db = session.connection()
+    given = {"incident": incident_id}
+    incident = db.execute(_INCIDENT, given).first()
     if incident is None:
-        return None
-    stored = session.get(m.SlackChannel, incident_id)
-    assignments = session.exec(
-        select(m.RoleAssignment).where(
-            m.RoleAssignment.incident_id == incident_id, col(m.RoleAssignment.active).is_(True)
-        )
-    ).all()
-    roles = [
-        RoleLine(
-            role=Role(a.role),
-            holder=None if a.unfilled else person_who(policy, a.person_id),
-            acknowledged=a.acknowledged_at is not None,
-        )
-        for a in assignments
-    ]
-    gates = session.exec(
-        select(m.Gate).where(
-            m.Gate.incident_id == incident_id, m.Gate.state == GateState.PENDING.value
-        )
-    ).all()
-    deadlines = session.exec(
-        select(m.Deadline)
-        .where(m.Deadline.incident_id == incident_id, m.Deadline.state == "pending")
-        .order_by(col(m.Deadline.due_at))
-        .limit(5)
-    ).all()
-    return SummaryView(
+        return None, ()
+    assignments = db.execute(_ROLES, given).all()
+    gates = db.execute(_OPEN_GATES, given).all()
+    deadlines = db.execute(_NEXT_DEADLINES, given).all()
+    view = SummaryView(
         incident_id=incident.id,
         title=incident.title,
         severity=Severity(incident.severity),
@@ -80,10 +100,17 @@ def summary_view(session: Session, policy: Policy, incident_id: str) -> SummaryV
         surface=incident.surface or "",
         tenant=incident.tenant or "",
         region=incident.region or "",
-        channel_id=stored.channel_id if stored else None,
-        roles=roles,
+        channel_id=incident.channel_id,
+        roles=[
+            RoleLine(
+                role=Role(a.role),
+                holder=None if a.unfilled else person_who(policy, a.person_id),
+                acknowledged=a.acknowledged_at is not None,
+            )
+            for a in assignments
+        ],
         open_gates=[
-            GateLine(gate_id=g.id or 0, action=g.subject, dual=_dual(policy, g.rule)) for g in gates
+            GateLine(gate_id=g.id, action=g.subject, dual=_dual(policy, g.rule)) for g in gates
         ],
         deadlines=[DeadlineLine(what=f"{d.kind} {d.subject}", due=d.due_at) for d in deadlines],
         declared_at=incident.declared_at,
@@ -91,6 +118,7 @@ def summary_view(session: Session, policy: Policy, incident_id: str) -> SummaryV
         policy_version=incident.policy_version,
         alerts=_alerts(session, incident_id),
     )
+    return view, assignments
 
 
 def _alerts(session: Session, incident_id: str) -> AlertsLine | None:
@@ -140,25 +168,24 @@ def gate_view(session: Session, policy: Policy, gate_id: int) -> GateCardView | 
 def role_page_view(
     session: Session, policy: Policy, incident_id: str, role: Role
 ) -> RolePageView | None:
-    summary = summary_view(session, policy, incident_id)
+    summary, assignments = _summary_and_roles(session, policy, incident_id)
     if summary is None:
         return None
-    incident = session.get(m.Incident, incident_id)
-    assert incident is not None
-    sla = policy.severity(Severity(incident.severity)).ack_sla
-    row = session.exec(
-        select(m.RoleAssignment).where(
-            m.RoleAssignment.incident_id == incident_id,
-            m.RoleAssignment.role == role.value,
-            col(m.RoleAssignment.active).is_(True),
-        )
-    ).first()
-    return RolePageView(summary=summary, role=role, ack_by=(row.paged_at + sla) if row else None)
+    sla = policy.severity(summary.severity).ack_sla
+    paged_at = next((a.paged_at for a in assignments if a.role == role.value), None)
+    return RolePageView(
+        summary=summary, role=role, ack_by=(paged_at + sla) if paged_at is not None else None
+    )
+
+
+_CHANNEL = core(_C).where(_C.c.incident_id == bindparam("incident"))
+_INCIDENT_OF_CHANNEL = core(_C.c.incident_id).where(_C.c.channel_id == bindparam("channel"))
 
 
 def channel_for_incident(engine: Engine, incident_id: str) -> m.SlackChannel | None:
-    with read_transaction(engine) as session:
-        return session.get(m.SlackChannel, incident_id)
+    with read_connection(engine) as db:
+        row = db.execute(_CHANNEL, {"incident": incident_id}).first()
+    return m.SlackChannel(**row._mapping) if row is not None else None
 
 
 # channel id -> incident id, per database. A channel belongs to one incident for good, so a
@@ -180,15 +207,14 @@ def incident_for_channel(engine: Engine, channel_id: str) -> str | None:
     seen = misses.get(channel_id)
     if seen is not None and time.monotonic() - seen < MISS_FOR:
         return None
-    with read_transaction(engine) as session:
-        row = session.exec(
-            select(m.SlackChannel).where(m.SlackChannel.channel_id == channel_id)
-        ).first()
+    with read_connection(engine) as db:
+        row = db.execute(_INCIDENT_OF_CHANNEL, {"channel": channel_id}).first()
     if row is None:
         if len(misses) > 10_000:
             misses.clear()
         misses[channel_id] = time.monotonic()
         return None
+    incident_id = str(row.incident_id)
     if len(known) < 10_000:
-        known[channel_id] = row.incident_id
-    return row.incident_id
+        known[channel_id] = incident_id
+    return incident_id
