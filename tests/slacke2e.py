@@ -47,6 +47,8 @@ class Env:
             return list(s.exec(select(model)).all())
 
     def channel(self) -> m.SlackChannel:
+        # Written beside the pin, not before it: a test that saw the pin waits for the row.
+        self.fake.wait_for(lambda _: bool(self.rows(m.SlackChannel)))
         (row,) = self.rows(m.SlackChannel)
         return row
 

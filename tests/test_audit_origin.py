@@ -94,6 +94,11 @@ def wait_for(check: Any, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def channel_recorded(ctx: Context) -> bool:
+    with Session(ctx.engine) as session:
+        return session.exec(select(m.SlackChannel)).first() is not None
+
+
 def test_the_same_note_from_slack_and_from_teams(db_url: str, policy: Policy) -> None:
     """One server with both platforms: alice declares and notes in Slack, then notes in Teams."""
     from commandpost.chat.teams.outgoing import signature
@@ -115,6 +120,7 @@ def test_the_same_note_from_slack_and_from_teams(db_url: str, policy: Policy) ->
             )
             wait_for(lambda: server.ctx.engine and events(server.ctx, kind="incident.declared"))
             fake.wait_for_calls("pins.add")
+            wait_for(lambda: channel_recorded(server.ctx))  # written beside the pin
             with Session(server.ctx.engine) as session:
                 (incident,) = session.exec(select(m.Incident)).all()
                 (channel,) = session.exec(select(m.SlackChannel)).all()

@@ -101,6 +101,13 @@ def test_declare_is_acked_over_the_socket_and_opens_the_channel(env: SocketEnv) 
     (created,) = env.fake.calls("conversations.create", ok=True)
     channel = env.fake.channel_named(str(created.params["name"]))
     assert channel is not None and len(channel.pins) == 1
+
+    def recorded(_: Any) -> bool:
+        # The channel's row is written beside the pin, not before it.
+        with Session(env.server.ctx.engine) as s:
+            return s.exec(select(m.SlackChannel)).first() is not None
+
+    env.fake.wait_for(recorded)
     with Session(env.server.ctx.engine) as s:
         (incident,) = s.exec(select(m.Incident)).all()
         (stored,) = s.exec(select(m.SlackChannel)).all()
