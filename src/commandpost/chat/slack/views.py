@@ -45,7 +45,7 @@ def person_who(policy: Policy, person_id: str) -> Who:
 
 # The views are read for every card sent (five times for a new incident's channel, pages and
 # summary), so they are Core statements built once, not ORM queries built per call: measured
-# on SQLite, 0.4-0.6 ms a summary against 3.0 ms through the ORM.
+# on SQLite, 0.8 ms a summary (alert tally included) against 3.0 ms through the ORM.
 _I = _table(m.Incident)
 _C = _table(m.SlackChannel)
 _R = _table(m.RoleAssignment)
