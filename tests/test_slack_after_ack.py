@@ -1,11 +1,13 @@
-"""Work after an ack: urgent work overtakes queued routine work; stop finishes what was acked."""
+"""Work after an ack: urgent work overtakes queued routine work; one channel's commands run
+in the order acked; stop finishes what was acked."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 
-from commandpost.chat.slack.app import AfterAck
+from commandpost.chat.slack.after_ack import AfterAck
 from commandpost.chat.slack.command_types import USAGE
 from commandpost.chat.slack.listeners import URGENT
 
@@ -42,3 +44,42 @@ def test_urgent_commands_are_real_subcommands() -> None:
     assert URGENT.issubset(USAGE)
     assert {"declare", "contain", "ack"} <= URGENT
     assert not {"note", "timeline", "list", "help"} & URGENT
+
+
+def test_work_of_one_key_runs_in_the_order_given_one_at_a_time() -> None:
+    pool = AfterAck(threads=4, urgent_threads=1)
+    done: list[int] = []
+    running: list[int] = []
+    overlaps: list[int] = []
+    rng = random.Random(7)
+
+    def step(n: int, pause: float) -> None:
+        running.append(n)
+        if len(running) > 1:
+            overlaps.append(n)
+        time.sleep(pause)  # long enough that a free thread would overtake it
+        done.append(n)
+        running.remove(n)
+
+    for n in range(40):
+        pool.submit(lambda n=n, p=rng.uniform(0, 0.004): step(n, p), key="C0INCIDENT")
+    pool.stop()
+    assert done == list(range(40))
+    assert overlaps == []
+
+
+def test_work_of_other_keys_does_not_wait() -> None:
+    pool = AfterAck(threads=2, urgent_threads=1)
+    held = threading.Event()
+    done: list[str] = []
+    pool.submit(held.wait, key="C0BUSY")
+    pool.submit(lambda: done.append("busy, second"), key="C0BUSY")
+    pool.submit(lambda: done.append("other"), key="C0OTHER")
+    deadline = time.monotonic() + 5
+    while not done:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert done == ["other"]  # the held key's second piece waits; another key's does not
+    held.set()
+    pool.stop()
+    assert done == ["other", "busy, second"]

@@ -6,14 +6,12 @@ with the Slack chat port, a background deliverer, and the Bolt `App` built by a 
     build_app(ctx, ...)          slack_bolt.App with every listener registered
     Deliverer                    a thread that runs outbox.deliver on a tick and on demand,
                                  so rate-limited and failed calls are retried, never dropped
-    AfterAck                     the pool that runs listeners' work after their ack
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
 import threading
 import time
 from collections import deque
@@ -29,13 +27,13 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 
 from commandpost.chat.slack import listeners as ls
+from commandpost.chat.slack.after_ack import AfterAck
 from commandpost.chat.slack.port import SlackChat
 from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.core.policy import Policy
 from commandpost.runtime import build_context
 from commandpost.service import outbox
 from commandpost.service.context import Context
-from commandpost.service.origin import carried
 from commandpost.service.ports import Clock, SystemClock
 from commandpost.storage import models as m
 from commandpost.storage.engine import FOLLOW_UP, transaction, urgent_writes
@@ -275,66 +273,6 @@ def first_delivery(ctx: Context, event_id: str) -> bool:
     except IntegrityError:
         return False
     return True
-
-
-class AfterAck:
-    """The threads that run listeners' work once Slack has its ack (see `Listeners`).
-
-    Urgent work (declaring, deciding a gate, taking a role, containment, notices) has threads
-    of its own, and its database writes go ahead of routine ones: when a burst of notes and
-    status lines queues up, a new incident or an approval does not wait behind it. Within
-    each kind, first come, first served.
-    """
-
-    def __init__(
-        self, threads: int = 8, *, urgent_threads: int = 4, reply_threads: int = 4
-    ) -> None:
-        self._routine: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
-        self._urgent: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
-        self._replies: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
-        pools = (
-            (self._routine, False, "slack-work", threads),
-            (self._urgent, True, "slack-urgent", urgent_threads),
-            (self._replies, False, "slack-reply", reply_threads),
-        )
-        self._threads = [
-            threading.Thread(target=self._run, args=(q, urgent), name=f"{name}-{n}", daemon=True)
-            for q, urgent, name, count in pools
-            for n in range(count)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, work: ls.Work, *, urgent: bool = False, reply: bool = False) -> None:
-        # A thread starts with no context: the work takes its origin along (service.origin).
-        self._queue(urgent=urgent, reply=reply).put(carried(work))
-
-    def _queue(self, *, urgent: bool, reply: bool) -> queue.SimpleQueue[ls.Work | None]:
-        return self._replies if reply else self._urgent if urgent else self._routine
-
-    @staticmethod
-    def _run(waiting: queue.SimpleQueue[ls.Work | None], urgent: bool) -> None:
-        while (work := waiting.get()) is not None:
-            try:
-                with urgent_writes() if urgent else nullcontext():
-                    work()
-            except Exception:
-                log.exception("work after an ack failed")
-
-    def stop(self) -> None:
-        """Finish the work already acked (its changes and outbox rows commit), then stop."""
-        # Replies last: the work still queued may answer its user.
-        work = [t for t in self._threads if not t.name.startswith("slack-reply")]
-        replies = [t for t in self._threads if t.name.startswith("slack-reply")]
-        for thread in work:
-            urgent = thread.name.startswith("slack-urgent")
-            self._queue(urgent=urgent, reply=False).put(None)  # after everything queued
-        for thread in work:
-            thread.join(timeout=30)
-        for _ in replies:
-            self._replies.put(None)
-        for thread in replies:
-            thread.join(timeout=30)
 
 
 def build_app(

@@ -53,15 +53,18 @@ NOT_IN_POLICY = "You are not in Command Post's policy, so it cannot act for you.
 Work = Callable[[], None]
 
 
-def inline(work: Work, *, urgent: bool = False, reply: bool = False) -> None:
+def inline(work: Work, *, urgent: bool = False, reply: bool = False, key: str = "") -> None:
     work()
 
 
 class Later(Protocol):
     """Runs work after the ack: `urgent` work first; `reply` marks a message to the user
-    alone (an ephemeral answer or refusal), which has threads of its own."""
+    alone (an ephemeral answer or refusal), which has threads of its own; work of one `key`
+    (a channel's commands) in the order given."""
 
-    def __call__(self, work: Work, *, urgent: bool = False, reply: bool = False) -> None: ...
+    def __call__(
+        self, work: Work, *, urgent: bool = False, reply: bool = False, key: str = ""
+    ) -> None: ...
 
 
 # Commands whose work goes before notes and reads when work queues up (AfterAck).
@@ -165,6 +168,7 @@ class Listeners:
                 )
             ),
             urgent=cmd.subcommand in URGENT,
+            key=incident_id or "",  # an incident's commands in order; declarations side by side
         )
 
     # ------------------------------------------------------------------------ buttons

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from commandpost.chat.slack.after_ack import AfterAck
 from commandpost.chat.slack.app import (
-    AfterAck,
     Deliverer,
     SlackSettings,
     build_app,
