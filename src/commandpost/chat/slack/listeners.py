@@ -60,7 +60,7 @@ def inline(work: Work, *, urgent: bool = False, reply: bool = False, key: str = 
 class Later(Protocol):
     """Runs work after the ack: `urgent` work first; `reply` marks a message to the user
     alone (an ephemeral answer or refusal), which has threads of its own; work of one `key`
-    (a channel's commands) in the order given."""
+    (one incident's commands) in the order given."""
 
     def __call__(
         self, work: Work, *, urgent: bool = False, reply: bool = False, key: str = ""

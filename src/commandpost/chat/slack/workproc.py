@@ -9,7 +9,8 @@ acks. So `serve` runs the acks here (the front) and the work in a process of its
     Forwarding          the front's `Later`: the work is not run in the front; the request
                         being served is marked for the work process instead
     ForwardingHandler   Bolt's WSGI handler, which sends a marked request on after its ack
-    WorkProcess         the front's handle on the work process: start, forward, stop
+    WorkProcess         the front's handle on the work process (and the opener process
+                        beside it, see openerproc): start, forward, stop
     work_main           the work process: it replays each request (its route and parsed
                         body) on the same listener, whose Web API calls are muted until the
                         ack (the front made those: a modal opened, a refusal shown), so only
@@ -143,7 +144,9 @@ class WorkProcess:
             openings.close()
         self._opener = opener
         if not mine.poll(START_TIMEOUT) or mine.recv() != "ready":
-            self._process.kill()
+            for process in (self._process, opener):
+                if process is not None:
+                    process.kill()
             raise RuntimeError("the work process did not start (see its log)")
         self._conn = mine
         self._sender = threading.Thread(target=self._send, name="work-forward", daemon=True)
