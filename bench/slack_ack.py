@@ -28,8 +28,8 @@ Each app runs in its own child process (this script, re-run with `--child`), as 
 production: the client's threads and the fake Slack stay in this process and do not compete
 for the app's GIL. Both apps are served the same way (waitress, 8 threads, port 0). Command
 Post is served as `serve` serves it over HTTP: the acks in that process, the work after them
-in a work process it starts (chat/slack/workproc.py), new channels in an opener process
-(chat/slack/openerproc.py); `--one-process` serves it as `serve --one-process` does.
+in a work process it starts (chat/slack/workproc.py); `--one-process` serves it as
+`serve --one-process` does.
 """
 
 from __future__ import annotations
@@ -543,14 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  {'Command Post, served process':<48}{served[0]:8.1f}{served[1]:12.1f}")
     work_burst = sum(v for pid, v in burst_cpu.items() if pid != front)
     work_run = sum(v for pid, v in run_cpu.items() if pid != front)
-    # Served over HTTP, the front starts two: the work process and the opener process.
-    children = sorted((v, pid) for pid, v in run_cpu.items() if pid != front)
-    each = " + ".join(f"{v:.1f}" for v, _ in reversed(children))
-    label = "Command Post, work processes" if len(children) > 1 else "Command Post, work process"
-    print(
-        f"  {label:<48}{work_burst:8.1f}{work_run:12.1f}"
-        + (f"  ({each})" if len(children) > 1 else "")
-    )
+    print(f"  {'Command Post, work process':<48}{work_burst:8.1f}{work_run:12.1f}")
     print(f"  {'this process (client and fake Slack)':<48}{burst_here:8.1f}{run_here:12.1f}")
     print(f"  work process CPU per request, whole run: {work_run / len(real) * 1000:.1f} ms")
     print("\ntargets")

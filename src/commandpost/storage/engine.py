@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import time
 import weakref
 from collections import deque
 from collections.abc import Iterator
@@ -17,11 +15,6 @@ from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
 from commandpost.errors import InvalidInput
-
-try:
-    import fcntl
-except ImportError:  # not on Windows: there SQLite's own lock is all there is
-    fcntl = None  # type: ignore[assignment]
 
 _READ_ONLY = "commandpost_read_only"
 
@@ -44,9 +37,7 @@ def make_engine(url: str) -> Engine:
                 connect_args={"timeout": 30, "check_same_thread": False},
             )
             _serialise_sqlite_writers(engine, synchronous=synchronous)
-            database = parsed.database or ""
-            shared = None if database in ("", ":memory:") else f"{database}.writer-lock"
-            _WRITERS[engine] = _WriterQueue(shared)
+            _WRITERS[engine] = _WriterQueue()
             return engine
         return create_engine(url, pool_pre_ping=True)
     except (ArgumentError, ModuleNotFoundError) as exc:
@@ -81,9 +72,6 @@ def _serialise_sqlite_writers(engine: Engine, *, synchronous: str) -> None:
         conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
-SHARED_WAIT = 30.0  # seconds, as SQLite's busy timeout (make_engine)
-
-
 class _WriterQueue:
     """This process's SQLite writers take turns here, first come first served, before asking
     SQLite for its lock.
@@ -94,20 +82,10 @@ class _WriterQueue:
     turn. Threads of one process queue here instead and each commit hands the turn straight to
     the next in line (a plain mutex would not: the thread that just released it often takes it
     again, and an unlucky writer, say a declaration, can wait seconds behind a busy outbox).
-
-    Between processes (`serve` runs three on one database), the turn is a lock on a file
-    beside the database (`lock_file`), taken after this process's turn and given back before
-    the next. With SQLite's own lock alone, a second process polled for it (sleeping up to
-    100 ms between tries) and lost to the first one's queue nearly every time: measured with
-    200 declarations at once, the opener process's channel openings waited seconds for their
-    writes, and the last channel was ready 5.9 s after its declaration (4.7 s with this
-    lock). The kernel drops the lock of a process that dies. Without a file (an in-memory
-    database, a directory we may not write), SQLite's own lock is all there is.
+    Other processes still meet SQLite's own lock.
     """
 
-    def __init__(self, lock_file: str | None = None) -> None:
-        self._lock_file = lock_file
-        self._fd: int | None = None
+    def __init__(self) -> None:
         self._mutex = threading.Lock()
         # One line per priority (`urgent_writes`), the highest served first.
         self._lines: tuple[deque[threading.Event], ...] = tuple(deque() for _ in range(3))
@@ -132,12 +110,9 @@ class _WriterQueue:
         if ticket is not None:
             ticket.wait()  # set by the writer before us, who hands the turn over held
         self._owner = me
-        shared = self._take_shared()
         try:
             yield
         finally:
-            if shared is not None:
-                fcntl.flock(shared, fcntl.LOCK_UN)
             self._owner = None
             with self._mutex:
                 line = next((line for line in reversed(self._lines) if line), None)
@@ -145,36 +120,6 @@ class _WriterQueue:
                     line.popleft().set()
                 else:
                     self._held = False
-
-    def _take_shared(self) -> int | None:
-        """Take the lock file (None: not taken). Asked again every half millisecond to five,
-        never for longer than SQLite would wait: a writer in this process holding another
-        engine's turn on the same file must meet SQLite's timeout, not wait forever."""
-        shared = self._shared()
-        if shared is None:
-            return None
-        deadline = time.monotonic() + SHARED_WAIT
-        pause = 0.0005
-        while True:
-            try:
-                fcntl.flock(shared, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return shared
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    return None  # SQLite's own lock decides
-                time.sleep(pause)
-                pause = min(pause * 2, 0.005)
-
-    def _shared(self) -> int | None:
-        """The open lock file (opened once, by the writer holding the turn)."""
-        if self._fd is None and self._lock_file is not None and fcntl is not None:
-            try:
-                self._fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError:
-                self._lock_file = None  # not ours to write: SQLite's lock alone
-            else:
-                weakref.finalize(self, os.close, self._fd)
-        return self._fd
 
 
 _URGENT: ContextVar[int] = ContextVar("commandpost_urgent_writes", default=0)

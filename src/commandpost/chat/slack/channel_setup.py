@@ -58,9 +58,8 @@ class ChannelSetup:
         self.policy = policy
         self.clock = clock
         self.summary = summary
-        # The calls of channel set-ups that go out side by side (see open): about five for
-        # each of the opener process's OPENERS set-ups at once. Threads start only as needed.
-        self._calls = ThreadPoolExecutor(max_workers=320, thread_name_prefix="slack-setup")
+        # The calls of channel set-ups that go out side by side (see open).
+        self._calls = ThreadPoolExecutor(max_workers=48, thread_name_prefix="slack-setup")
 
     def open(self, *, name: str, topic: str, incident_id: str) -> None:
         # Only three calls wait on each other: create, post the summary, pin it. Everything

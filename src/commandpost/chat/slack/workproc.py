@@ -9,8 +9,7 @@ acks. So `serve` runs the acks here (the front) and the work in a process of its
     Forwarding          the front's `Later`: the work is not run in the front; the request
                         being served is marked for the work process instead
     ForwardingHandler   Bolt's WSGI handler, which sends a marked request on after its ack
-    WorkProcess         the front's handle on the work process (and the opener process
-                        beside it, see openerproc): start, forward, stop
+    WorkProcess         the front's handle on the work process: start, forward, stop
     work_main           the work process: it replays each request (its route and parsed
                         body) on the same listener, whose Web API calls are muted until the
                         ack (the front made those: a modal opened, a refusal shown), so only
@@ -25,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import sys
 import threading
@@ -42,8 +42,6 @@ from slack_sdk.web import SlackResponse
 from commandpost.chat.slack import listeners as ls
 from commandpost.chat.slack.after_ack import AfterAck
 from commandpost.chat.slack.app import Deliverer, SlackSettings, web_client
-from commandpost.chat.slack.child_process import SWITCH_INTERVAL, lower_priority, receive
-from commandpost.chat.slack.openerproc import OpenerLink, start_opener
 from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.core.policy import Policy
 from commandpost.scheduling import start_runner
@@ -53,6 +51,7 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 60.0  # seconds for the work process to import, connect and say it is ready
 STOP_TIMEOUT = 60.0  # seconds for it to finish the work already acked
 WORK_NICE = 19  # the default for `WorkSpec.nice` (COMMANDPOST_WORK_NICE)
+SWITCH_INTERVAL = 0.001  # seconds: the work process's interpreter switch interval
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,6 @@ class WorkSpec:
     run_deadlines: bool = True
     log_level: str = "WARNING"
     nice: int = WORK_NICE  # how much lower the work process's CPU priority is (see work_main)
-    opener_process: bool = True  # new incidents' channels opened in a process of their own
 
 
 # ------------------------------------------------------------------------------ the front
@@ -125,7 +123,6 @@ class WorkProcess:
         self.spec = spec
         self._outgoing: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         self._process: Any = None
-        self._opener: Any = None
         self._conn: Connection | None = None
         self._sender: threading.Thread | None = None
 
@@ -133,20 +130,13 @@ class WorkProcess:
         spawn = multiprocessing.get_context("spawn")  # no fork of a threaded process
         mine, theirs = spawn.Pipe()
         spec = WorkSpec(**{**self.spec.__dict__, "run_deadlines": run_deadlines})
-        # Started first and not waited for: the two processes start up side by side.
-        opener, openings = start_opener(spec) if spec.opener_process else (None, None)
         self._process = spawn.Process(
-            target=work_main, args=(theirs, spec, openings), name="commandpost-work", daemon=True
+            target=work_main, args=(theirs, spec), name="commandpost-work", daemon=True
         )
         self._process.start()
         theirs.close()
-        if openings is not None:
-            openings.close()
-        self._opener = opener
         if not mine.poll(START_TIMEOUT) or mine.recv() != "ready":
-            for process in (self._process, opener):
-                if process is not None:
-                    process.kill()
+            self._process.kill()
             raise RuntimeError("the work process did not start (see its log)")
         self._conn = mine
         self._sender = threading.Thread(target=self._send, name="work-forward", daemon=True)
@@ -178,15 +168,11 @@ class WorkProcess:
         self._outgoing.put(None)
         if self._sender is not None:
             self._sender.join(timeout=STOP_TIMEOUT)
-        for process in (self._process, self._opener):
-            if process is None:
-                continue
-            process.join(timeout=STOP_TIMEOUT)  # the opener stops once the work process did
-            if process.is_alive():
-                log.error("%s did not stop in %s s; killing it", process.name, STOP_TIMEOUT)
-                process.kill()
-                process.join(timeout=5)
-        self._opener = None
+        self._process.join(timeout=STOP_TIMEOUT)
+        if self._process.is_alive():
+            log.error("the work process did not stop in %s s; killing it", STOP_TIMEOUT)
+            self._process.kill()
+            self._process.join(timeout=5)
         if self._conn is not None:
             self._conn.close()
         self._process = None
@@ -217,7 +203,7 @@ class ReplayClient(PooledWebClient):
         return super().api_call(api_method, **kwargs)
 
 
-def work_main(conn: Connection, spec: WorkSpec, openings: Connection | None = None) -> None:
+def work_main(conn: Connection, spec: WorkSpec) -> None:
     """The work process: replay forwarded requests until the front says stop (or is gone).
 
     A replay calls the listener Bolt called in the front (same route, same parsed body) with
@@ -230,15 +216,10 @@ def work_main(conn: Connection, spec: WorkSpec, openings: Connection | None = No
     # fixed that but cost a fifth more CPU in switching (bench/slack_ack.py: 25.9-26.6 s of
     # work-process CPU against 21.1-22.1 s at 1 ms, with the incidents recorded as soon).
     sys.setswitchinterval(SWITCH_INTERVAL)
-    lower_priority(spec.nice)
+    _lower_priority(spec.nice)
     ctx = spec.context(spec)
     deliverer = Deliverer(ctx, interval=spec.deliver_every).start()
-    opener = None
-    if openings is not None:
-        opener = OpenerLink(openings, fallback=deliverer.hand_over, opened=deliverer.kick)
-        ctx.hand_over = opener.start(START_TIMEOUT).hand_over
-    else:
-        ctx.hand_over = deliverer.hand_over
+    ctx.hand_over = deliverer.hand_over
     after_ack = AfterAck()
     listeners = ls.Listeners(ctx=ctx, kick=deliverer.kick, later=after_ack.submit)
     table = {(r.kind, r.key): r.run for r in ls.routes(listeners)}
@@ -252,7 +233,7 @@ def work_main(conn: Connection, spec: WorkSpec, openings: Connection | None = No
     runner = start_runner(ctx, deliver=False) if spec.run_deadlines else None
     conn.send("ready")
     try:
-        while (message := receive(conn)) is not None:
+        while (message := _receive(conn)) is not None:
             route, body = message
             try:
                 # The front answered Slack: this ack goes nowhere.
@@ -261,9 +242,32 @@ def work_main(conn: Connection, spec: WorkSpec, openings: Connection | None = No
                 log.exception("replaying a forwarded request failed (%s)", route)
     finally:
         after_ack.stop()  # before the deliverer: what it queues still goes out
-        if opener is not None:
-            opener.stop()  # the openings handed over are sent before it ends
         deliverer.stop()
         if runner is not None:
             runner.shutdown()
         ctx.engine.dispose()
+
+
+def _lower_priority(nice: int) -> None:
+    """Acks first: where the two processes want the same core, the served process gets it.
+
+    Slack gives an ack 3 seconds and a responder waits on it; the work after it can wait a
+    little. In a burst on two cores (bench/slack_ack.py) the work process at the served
+    process's priority pushed the ack p99 to 1.73x a bare Bolt app's; at nice 19 it was
+    1.07-1.12x in three runs, while channel ready p99 stayed 5.1-5.4 s in two of them (7.4 s
+    in the third). A niceness only weighs when the cores are busy: on an idle machine the
+    work runs as fast as before."""
+    if nice <= 0 or not hasattr(os, "nice"):
+        return
+    try:
+        os.nice(nice)
+    except OSError as exc:
+        log.warning("the work process keeps its priority: %s", exc)
+
+
+def _receive(conn: Connection) -> tuple[Any, ...] | None:
+    try:
+        message: tuple[Any, ...] | None = conn.recv()
+    except (EOFError, OSError):
+        return None  # the front is gone: finish what was acked, as on a stop
+    return message
