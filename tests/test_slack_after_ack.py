@@ -1,4 +1,4 @@
-"""Work after an ack: urgent work overtakes queued routine work; one channel's commands run
+"""Work after an ack: urgent work overtakes queued routine work; one incident's commands run
 in the order acked; stop finishes what was acked."""
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def test_work_of_one_key_runs_in_the_order_given_one_at_a_time() -> None:
         running.remove(n)
 
     for n in range(40):
-        pool.submit(lambda n=n, p=rng.uniform(0, 0.004): step(n, p), key="C0INCIDENT")
+        pool.submit(lambda n=n, p=rng.uniform(0, 0.004): step(n, p), key="INC-2026-0001")
     pool.stop()
     assert done == list(range(40))
     assert overlaps == []
@@ -72,9 +72,9 @@ def test_work_of_other_keys_does_not_wait() -> None:
     pool = AfterAck(threads=2, urgent_threads=1)
     held = threading.Event()
     done: list[str] = []
-    pool.submit(held.wait, key="C0BUSY")
-    pool.submit(lambda: done.append("busy, second"), key="C0BUSY")
-    pool.submit(lambda: done.append("other"), key="C0OTHER")
+    pool.submit(held.wait, key="INC-2026-0002")
+    pool.submit(lambda: done.append("busy, second"), key="INC-2026-0002")
+    pool.submit(lambda: done.append("other"), key="INC-2026-0003")
     deadline = time.monotonic() + 5
     while not done:
         assert time.monotonic() < deadline

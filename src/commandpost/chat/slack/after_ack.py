@@ -21,8 +21,8 @@ class AfterAck:
     Urgent work (declaring, deciding a gate, taking a role, containment, notices) has threads
     of its own, and its database writes go ahead of routine ones: when a burst of notes and
     status lines queues up, a new incident or an approval does not wait behind it. Within
-    each kind, first come, first served; work given the same `key` (the commands typed in
-    one channel) also runs in that order, one at a time: on a pool, two notes typed a moment
+    each kind, first come, first served; work given the same `key` (the commands of one
+    incident) also runs in that order, one at a time: on a pool, two notes typed a moment
     apart could otherwise be recorded the other way round.
     """
 
@@ -107,7 +107,8 @@ class AfterAck:
         with self._drained:
             # A key's next piece is queued only when the one before it ends: all of them
             # must be in the queues before the stops, which go after everything queued.
-            self._drained.wait_for(lambda: not self._lines, timeout=30)
+            if not self._drained.wait_for(lambda: not self._lines, timeout=30):
+                log.error("stopping with work of %s incidents not done", len(self._lines))
         for thread in work:
             urgent = thread.name.startswith("slack-urgent")
             self._queue(urgent=urgent, reply=False).put(None)  # after everything queued
