@@ -22,7 +22,14 @@ from sqlmodel import col, select
 
 from commandpost.core.gates import GateKind
 from commandpost.errors import CommandPostError, DeliveryFailed
-from commandpost.service.context import CLAIM_LEASE, Context, audit, load_incident, post
+from commandpost.service.context import (
+    CLAIM_LEASE,
+    OUTBOX,
+    Context,
+    audit,
+    load_incident,
+    post,
+)
 from commandpost.service.gate_outcomes import mark_contained
 from commandpost.service.notice_delivery import deliver_notice
 from commandpost.service.ports import ExecutionRequest, SettlingChat
@@ -238,9 +245,6 @@ def _deliver_one(ctx: Context, item: m.OutboxItem) -> tuple[int, dict[str, objec
     }
 
 
-_ITEMS = m.table(m.OutboxItem)
-
-
 def _finish(ctx: Context, outcomes: list[tuple[int, dict[str, object]]]) -> None:
     """Record outcomes: one statement per shape of outcome (delivered, failed), executed for
     all the items of that shape at once."""
@@ -258,8 +262,8 @@ def _finish(ctx: Context, outcomes: list[tuple[int, dict[str, object]]]) -> None
 @functools.cache
 def _outcome_statement(names: tuple[str, ...]) -> Update:
     return (
-        update(_ITEMS)
-        .where(_ITEMS.c.id == bindparam("item"))
+        update(OUTBOX)
+        .where(OUTBOX.c.id == bindparam("item"))
         .values({name: bindparam(name) for name in names})
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Table, UniqueConstraint
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from commandpost.storage.types import UTCDateTime
@@ -201,8 +201,3 @@ from commandpost.storage import evidence_models as evidence_models  # noqa: E402
 from commandpost.storage import notice_models as notice_models  # noqa: E402  (registers its tables)
 from commandpost.storage import review_models as review_models  # noqa: E402  (registers its tables)
 from commandpost.storage import teams_models as teams_models  # noqa: E402  (registers its tables)
-
-
-def table(model: type[SQLModel]) -> Table:
-    """A model's Core table, for statements built once and run on hot paths."""
-    return SQLModel.metadata.tables[str(model.__tablename__)]
