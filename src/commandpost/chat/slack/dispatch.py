@@ -17,6 +17,8 @@ from commandpost.service.evidence_retention import place_hold, release_hold
 from commandpost.service.incidents import Declaration
 from commandpost.service.notice_rows import catalogue_for
 
+NOT_IN_POLICY = "You are not in Command Post's policy, so it cannot act for you. Ask an admin."
+
 
 def person_by_slack_id(policy: Policy, slack_id: str) -> Person | None:
     return next((p for p in policy.people if p.slack_id == slack_id), None)

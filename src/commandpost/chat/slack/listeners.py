@@ -4,8 +4,6 @@ who typed or clicked (chat.postEphemeral) and changes nothing."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,10 +12,9 @@ from typing import Any, Protocol
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
-from sqlalchemy.exc import IntegrityError
 
 from commandpost.chat.slack import commands as c
-from commandpost.chat.slack import dispatch, gatecards, notice_listeners, views
+from commandpost.chat.slack import dispatch, gate_listeners, notice_listeners, views
 from commandpost.chat.slack.blocks import (
     ACK_ACTION,
     DECLARE_CALLBACK,
@@ -30,24 +27,19 @@ from commandpost.chat.slack.blocks import (
     declare_modal,
     help_message,
     parse_ack_value,
-    parse_gate_value,
     read_declare_form,
-    reject_reason_modal,
     role_page_acknowledged,
     usage_text,
 )
-from commandpost.chat.slack.blocks_gate import REASON_BLOCK
-from commandpost.core.gates import Decision
+from commandpost.chat.slack.clicks import clicked
 from commandpost.errors import UserError
-from commandpost.service import gates, roles
+from commandpost.service import roles
 from commandpost.service.context import Context
 from commandpost.service.origin import acting_from
-from commandpost.storage import models as m
 from commandpost.storage.engine import read_transaction
 
 log = logging.getLogger(__name__)
 Body = dict[str, Any]
-NOT_IN_POLICY = "You are not in Command Post's policy, so it cannot act for you. Ask an admin."
 
 
 Work = Callable[[], None]
@@ -142,7 +134,7 @@ class Listeners:
             ack(**help_message().as_kwargs())
             return
         if person is None:
-            ack(text=NOT_IN_POLICY)
+            ack(text=dispatch.NOT_IN_POLICY)
             return
         incident_id = views.incident_for_channel(self.ctx.engine, channel)
         if c.needs_incident_channel(cmd) and incident_id is None:
@@ -177,10 +169,10 @@ class Listeners:
         self.later(lambda: self._acknowledge(body, client), urgent=True)
 
     def _acknowledge(self, body: Body, client: WebClient) -> None:
-        user, channel, value, ts = _click(body)
+        user, channel, value, ts = clicked(body)
         person = dispatch.person_by_slack_id(self.ctx.policy, user)
         if person is None:
-            self.refuse(client, channel=channel, user=user, text=NOT_IN_POLICY)
+            self.refuse(client, channel=channel, user=user, text=dispatch.NOT_IN_POLICY)
             return
         try:
             incident_id, role = parse_ack_value(value)
@@ -198,112 +190,7 @@ class Listeners:
                 done = role_page_acknowledged(page, self.ctx.now())
                 _quietly(lambda: client.chat_update(channel=channel, ts=ts, **done.as_kwargs()))
 
-    def decide(self, ack: Ack, body: Body, client: WebClient) -> None:
-        ack()
-        user, channel, value, ts = _click(body)
-        action_id = str(body["actions"][0]["action_id"])
-        decision = Decision.APPROVE if action_id == GATE_APPROVE else Decision.ESCALATE
-        self.later(
-            lambda: self._decide(
-                client, user=user, channel=channel, ts=ts, value=value, decision=decision
-            ),
-            urgent=True,
-        )
-
-    def _decide(
-        self,
-        client: WebClient,
-        *,
-        user: str,
-        channel: str | None,
-        ts: str | None,
-        value: str,
-        decision: Decision,
-        reason: str | None = None,
-    ) -> None:
-        person = dispatch.person_by_slack_id(self.ctx.policy, user)
-        if person is None:
-            self.refuse(client, channel=channel, user=user, text=NOT_IN_POLICY)
-            return
-        try:
-            gate_id = parse_gate_value(value)
-        except ValueError:
-            return
-
-        def work() -> None:
-            gates.decide(self.ctx, gate_id, actor=person.id, decision=decision, reason=reason)
-
-        if self.attempt(client, work, channel=channel, user=user) and channel and ts:
-            self.update_gate_card(client, gate_id, channel=channel, ts=ts)
-
-    def update_gate_card(self, client: WebClient, gate_id: int, *, channel: str, ts: str) -> None:
-        """A stored card is refreshed by the port before the message the decision queued
-        (one writer per incident, so no stale render overwrites a newer one). A card the
-        port did not store (posted before migration 0003) is updated here and adopted, so
-        later changes reach it too."""
-        if gatecards.stored_card(self.ctx.engine, gate_id) is not None:
-            return
-        with read_transaction(self.ctx.engine) as session:
-            now = gatecards.render(session, self.ctx.policy, gate_id)
-            gate = session.get(m.Gate, gate_id)
-        if now is None or gate is None:
-            return
-        state, card = now
-        try:
-            client.chat_update(channel=channel, ts=ts, **card.as_kwargs())
-        except SlackClientError as exc:
-            log.warning("card not updated: %s", exc)
-            return
-        with contextlib.suppress(IntegrityError):
-            gatecards.remember(
-                self.ctx.engine,
-                self.ctx.clock,
-                gate_id=gate_id,
-                incident_id=gate.incident_id,
-                channel_id=channel,
-                ts=ts,
-                rendered_as=gatecards.rendered(state, card),
-            )
-
-    def open_reject(self, ack: Ack, body: Body, client: WebClient) -> None:
-        ack()
-        user, channel, value, ts = _click(body)
-        try:
-            gate_id = parse_gate_value(value)
-        except ValueError:
-            return
-        with read_transaction(self.ctx.engine) as session:
-            gate = session.get(m.Gate, gate_id)
-            action = gate.subject if gate else ""
-        view = reject_reason_modal(gate_id, action=action)
-        view["private_metadata"] = json.dumps({"gate": value, "channel": channel, "ts": ts})
-        try:
-            client.views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
-        except SlackClientError as exc:
-            self.refuse(client, channel=channel, user=user, text=f"Could not open the form: {exc}")
-
     # ------------------------------------------------------------------------ modals
-    def submit_reject(self, ack: Ack, body: Body, client: WebClient) -> None:
-        view = body.get("view") or {}
-        reason = _reason(view)
-        if not reason.strip():
-            ack(response_action="errors", errors={REASON_BLOCK: "Say why: a reason is required."})
-            return
-        ack()
-        meta = json.loads(view.get("private_metadata") or "{}")
-        self.later(
-            lambda: self._decide(
-                client,
-                user=str(body.get("user", {}).get("id", "")),
-                channel=meta.get("channel"),
-                ts=meta.get("ts"),
-                value=str(meta.get("gate", "")),
-                decision=Decision.REJECT,
-                reason=reason,
-            ),
-            urgent=True,
-        )
-
     def submit_declare(self, ack: Ack, body: Body, client: WebClient) -> None:
         view = body.get("view") or {}
         form = read_declare_form(view.get("state", {}).get("values", {}))
@@ -315,7 +202,7 @@ class Listeners:
         user = str(body.get("user", {}).get("id", ""))
         person = dispatch.person_by_slack_id(self.ctx.policy, user)
         if person is None or form.incident_class is None or form.severity is None:
-            self.refuse(client, channel=None, user=user, text=NOT_IN_POLICY)
+            self.refuse(client, channel=None, user=user, text=dispatch.NOT_IN_POLICY)
             return
         from commandpost.service import incidents
 
@@ -337,22 +224,6 @@ class Listeners:
             return f"Declared {incidents.declare(self.ctx, spec).id}."
 
         self.later(lambda: _none(self.attempt(client, work, channel=None, user=user)), urgent=True)
-
-
-def _reason(view: Body) -> str:
-    from commandpost.chat.slack.blocks_gate import read_reject_reason
-
-    return read_reject_reason(view.get("state", {}).get("values", {}))
-
-
-def _click(body: Body) -> tuple[str, str | None, str, str | None]:
-    user = str(body.get("user", {}).get("id", ""))
-    channel = (body.get("channel") or body.get("container") or {}).get("id") or body.get(
-        "container", {}
-    ).get("channel_id")
-    value = str((body.get("actions") or [{}])[0].get("value", ""))
-    ts = (body.get("message") or {}).get("ts") or body.get("container", {}).get("message_ts")
-    return user, channel, value, ts
 
 
 def _none(_: object) -> None:
@@ -378,13 +249,14 @@ class Route:
 
 def routes(listeners: Listeners) -> list[Route]:
     notice = notice_listeners.NoticeListeners(listeners)
+    gate = gate_listeners.GateListeners(listeners)
     return [
         Route("command", "/incident", listeners.command),
         Route("action", ACK_ACTION, listeners.acknowledge),
-        Route("action", GATE_APPROVE, listeners.decide),
-        Route("action", GATE_ESCALATE, listeners.decide),
-        Route("action", GATE_REJECT, listeners.open_reject),
-        Route("view", REJECT_CALLBACK, listeners.submit_reject),
+        Route("action", GATE_APPROVE, gate.decide),
+        Route("action", GATE_ESCALATE, gate.decide),
+        Route("action", GATE_REJECT, gate.open_reject),
+        Route("view", REJECT_CALLBACK, gate.submit_reject),
         Route("view", DECLARE_CALLBACK, listeners.submit_declare),
         *(Route(kind, key, run) for kind, key, run in notice_listeners.routes(notice)),
     ]

@@ -45,6 +45,7 @@ from commandpost.chat.slack.blocks_notice_forms import (
     read_text,
     reject_modal,
 )
+from commandpost.chat.slack.clicks import clicked
 from commandpost.errors import NotFound
 from commandpost.service import notices, roles
 from commandpost.service.notice_rows import APPROVER_ROLES, NoticeView
@@ -79,9 +80,7 @@ class NoticeListeners:
 
     # --------------------------------------------------------------------- helpers
     def _click(self, body: Body) -> Click | None:
-        from commandpost.chat.slack.listeners import _click
-
-        user, channel, value, _ts = _click(body)
+        user, channel, value, _ts = clicked(body)
         try:
             notice_id, sha = parse_notice_value(value)
         except ValueError:
@@ -126,11 +125,9 @@ class NoticeListeners:
             return roles.roles_of(session, policy, incident.id, person_id, staffed_only=True)
 
     def _person(self, client: WebClient, click: Click) -> str | None:
-        from commandpost.chat.slack.listeners import NOT_IN_POLICY
-
         person = dispatch.person_by_slack_id(self.base.ctx.policy, click.user)
         if person is None:
-            self._tell(client, click, NOT_IN_POLICY)
+            self._tell(client, click, dispatch.NOT_IN_POLICY)
             return None
         return person.id
 
