@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
 
 from commandpost.chat.slack.app import SlackSettings
@@ -47,13 +48,23 @@ class Env:
             return list(s.exec(select(model)).all())
 
     def channel(self) -> m.SlackChannel:
-        # Written beside the pin, not before it: a test that saw the pin waits for the row.
-        self.fake.wait_for(lambda _: bool(self.rows(m.SlackChannel)))
-        (row,) = self.rows(m.SlackChannel)
-        return row
+        return stored_channel(self.fake, self.server.ctx.engine)
 
     def dm(self, user: str) -> list[dict[str, Any]]:
         return self.fake.messages_in("D" + user[1:])
+
+
+def stored_channel(fake: FakeSlack, engine: Engine) -> m.SlackChannel:
+    """The one incident channel's row. It is written beside the pin, not before it: a test
+    that saw the pin waits here for the row."""
+
+    def rows() -> list[m.SlackChannel]:
+        with Session(engine) as s:
+            return list(s.exec(select(m.SlackChannel)).all())
+
+    fake.wait_for(lambda _: bool(rows()))
+    (row,) = rows()
+    return row
 
 
 def start_fake() -> FakeSlack:

@@ -24,7 +24,7 @@ from commandpost.serving import build_server
 from commandpost.storage import models as m
 
 from .alertsupport import fixture, serve_alerts
-from .slacke2e import ALICE, slack_settings, start_fake
+from .slacke2e import ALICE, slack_settings, start_fake, stored_channel
 from .slackreq import SlackClient
 from .support import declare_incident, run_cli
 from .teamsupport import OUTGOING_TOKEN, settings, webhook_receiver
@@ -94,11 +94,6 @@ def wait_for(check: Any, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
-def channel_recorded(ctx: Context) -> bool:
-    with Session(ctx.engine) as session:
-        return session.exec(select(m.SlackChannel)).first() is not None
-
-
 def test_the_same_note_from_slack_and_from_teams(db_url: str, policy: Policy) -> None:
     """One server with both platforms: alice declares and notes in Slack, then notes in Teams."""
     from commandpost.chat.teams.outgoing import signature
@@ -120,10 +115,9 @@ def test_the_same_note_from_slack_and_from_teams(db_url: str, policy: Policy) ->
             )
             wait_for(lambda: server.ctx.engine and events(server.ctx, kind="incident.declared"))
             fake.wait_for_calls("pins.add")
-            wait_for(lambda: channel_recorded(server.ctx))  # written beside the pin
+            channel = stored_channel(fake, server.ctx.engine)
             with Session(server.ctx.engine) as session:
                 (incident,) = session.exec(select(m.Incident)).all()
-                (channel,) = session.exec(select(m.SlackChannel)).all()
             reply = slack.command("note seen in the wild", user=ALICE, channel=channel.channel_id)
             assert reply.status == 200
             wait_for(lambda: events(server.ctx, actor="alice", kind="note.added"))

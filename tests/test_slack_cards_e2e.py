@@ -156,7 +156,7 @@ def test_deadlines_escalate_then_expire_the_gate_and_the_card_follows(env: Env) 
         return row.due_at
 
     fire_due(env.server.ctx, now=gate_due() + timedelta(seconds=1))
-    env.server.deliverer.kick()
+    env.server.kick()
     env.fake.wait_for(lambda f: "Duty director" in card_text(card(env, stored, ts)))
     shown = card(env, stored, ts)
     assert has_buttons(shown) and "needs a decision" in shown["text"]
@@ -165,7 +165,7 @@ def test_deadlines_escalate_then_expire_the_gate_and_the_card_follows(env: Env) 
     assert (gate.state, gate.tier) == ("pending", 1)
 
     fire_due(env.server.ctx, now=gate_due() + timedelta(seconds=1))
-    env.server.deliverer.kick()
+    env.server.kick()
     env.fake.wait_for(lambda f: not has_buttons(card(env, stored, ts)))
     assert "expired" in card(env, stored, ts)["text"]
     assert env.rows(m.Gate)[0].state == "expired"

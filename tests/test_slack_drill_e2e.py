@@ -53,7 +53,7 @@ class SlackDrill(DrillPlayer):
 
     def settled(self) -> None:
         """Everything the last step queued reached Slack."""
-        self.env.server.deliverer.kick()
+        self.env.server.kick()
         self.env.fake.wait_for(
             lambda f: env_count(self.env, m.OutboxItem, m.OutboxItem.state != "delivered") == 0,
             timeout=15,

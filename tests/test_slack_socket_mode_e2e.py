@@ -23,7 +23,7 @@ from commandpost.core.policy import Policy
 from commandpost.storage import models as m
 
 from .fakeslack_socket import CONNECTIONS_OPEN, SocketModeSlack
-from .slacke2e import ALICE, slack_settings
+from .slacke2e import ALICE, slack_settings, stored_channel
 
 ACK_WITHIN = 3.0  # seconds: Slack retries an envelope that is not acked by then
 _triggers = itertools.count(1)
@@ -102,15 +102,9 @@ def test_declare_is_acked_over_the_socket_and_opens_the_channel(env: SocketEnv) 
     channel = env.fake.channel_named(str(created.params["name"]))
     assert channel is not None and len(channel.pins) == 1
 
-    def recorded(_: Any) -> bool:
-        # The channel's row is written beside the pin, not before it.
-        with Session(env.server.ctx.engine) as s:
-            return s.exec(select(m.SlackChannel)).first() is not None
-
-    env.fake.wait_for(recorded)
+    stored = stored_channel(env.fake, env.server.ctx.engine)
     with Session(env.server.ctx.engine) as s:
         (incident,) = s.exec(select(m.Incident)).all()
-        (stored,) = s.exec(select(m.SlackChannel)).all()
     assert (incident.title, incident.severity, incident.klass) == (
         "Self-harm advice in chat",
         "SEV1",

@@ -109,15 +109,16 @@ class SlackServer:
         self.client = chat.client if isinstance(chat, SlackChat) else web_client(settings)
         self.work = WorkProcess(work) if work is not None else None
         self.forwarding = Forwarding()
-        self.deliverer = Deliverer(ctx, interval=deliver_every)
+        # Split, the work process delivers (and has its own deliverer); here, this one does.
+        self.deliverer = Deliverer(ctx, interval=deliver_every) if work is None else None
         self.after_ack = AfterAck() if work is None else None
-        if work is None:
+        if self.deliverer is not None:
             ctx.hand_over = self.deliverer.hand_over
         self.app = build_app(
             ctx,
             signing_secret=settings.signing_secret,
             client=self.client,
-            deliverer=self.deliverer if self.work is None else None,
+            deliverer=self.deliverer,
             after_ack=self.after_ack,
             forward=self.forwarding if self.work is not None else None,
         )
@@ -131,6 +132,12 @@ class SlackServer:
     @property
     def port(self) -> int:
         return int(self._server.effective_port)
+
+    def kick(self) -> None:
+        """Send what is due now rather than at the next interval (after a deadline fired
+        outside the app, say). Split, the work process's deliverer is kicked by its own work."""
+        if self.deliverer is not None:
+            self.deliverer.kick()
 
     def start(
         self, host: str = "127.0.0.1", port: int = 0, *, run_deadlines: bool = True
@@ -152,6 +159,7 @@ class SlackServer:
             # Deliveries and deadlines run there, beside the work after the acks.
             self.work.start(run_deadlines=run_deadlines)
         else:
+            assert self.deliverer is not None
             self.deliverer.start()
             if run_deadlines:
                 # Deadlines fire in-process; the deliverer above sends what they queue.
@@ -181,6 +189,7 @@ class SlackServer:
             raise ValueError("Socket Mode serves in one process: build the server without work")
         # Our client, so apps.connections.open goes to SLACK_API_URL like every other call.
         self._socket = SocketModeHandler(self.app, self.settings.app_token, web_client=self.client)
+        assert self.deliverer is not None  # no work process: checked above
         self.deliverer.start()
         if run_deadlines:
             self.runner = start_runner(self.ctx, deliver=False)
@@ -205,6 +214,7 @@ class SlackServer:
             self.work.stop()  # it finishes the work acked here, then its deliveries
         if self.after_ack is not None:
             self.after_ack.stop()  # before the deliverer: what it queues still goes out
+        if self.deliverer is not None:
             self.deliverer.stop()
         if self.runner is not None:
             self.runner.shutdown()
