@@ -39,7 +39,14 @@ def make_engine(url: str) -> Engine:
             _serialise_sqlite_writers(engine, synchronous=synchronous)
             _WRITERS[engine] = _WriterQueue()
             return engine
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
+        # Writes that append to the audit chain take one advisory lock (lock_audit_chain),
+        # granted first come first served, and a holder waiting for the interpreter keeps it
+        # idle: with a dozen threads writing, a declaration queued behind every note (the
+        # burst in bench/slack_ack.py --postgres: recorded 12-14 s after sending, 1.2-1.4 s
+        # with this queue). So this process's writers take turns here too, urgent first.
+        _WRITERS[engine] = _WriterQueue()
+        return engine
     except (ArgumentError, ModuleNotFoundError) as exc:
         raise InvalidInput(f"cannot use database URL: {exc}") from None
 
@@ -73,8 +80,9 @@ def _serialise_sqlite_writers(engine: Engine, *, synchronous: str) -> None:
 
 
 class _WriterQueue:
-    """This process's SQLite writers take turns here, first come first served, before asking
-    SQLite for its lock.
+    """This process's writers take turns here, first come first served within a priority
+    (`urgent_writes`), before asking the database for its lock (SQLite's write lock;
+    PostgreSQL's audit-chain lock, see make_engine).
 
     SQLite hands its write lock over by polling: a writer that finds it taken sleeps (1 ms,
     then 2, 5, ... up to 100 ms) and tries again, so with a dozen threads writing, the lock
@@ -82,7 +90,7 @@ class _WriterQueue:
     turn. Threads of one process queue here instead and each commit hands the turn straight to
     the next in line (a plain mutex would not: the thread that just released it often takes it
     again, and an unlucky writer, say a declaration, can wait seconds behind a busy outbox).
-    Other processes still meet SQLite's own lock.
+    Other processes still meet the database's own lock.
     """
 
     def __init__(self) -> None:
@@ -96,8 +104,8 @@ class _WriterQueue:
     def turn(self) -> Iterator[None]:
         me = threading.get_ident()
         if self._owner == me:
-            # A second write transaction in the same thread: SQLite decides (it waits out
-            # its timeout and refuses), as it would without this queue.
+            # A second write transaction in the same thread: the database decides (SQLite
+            # waits out its timeout and refuses; PostgreSQL runs both), as without this queue.
             yield
             return
         with self._mutex:
@@ -128,7 +136,7 @@ PERSON, FOLLOW_UP = 2, 1  # priorities of urgent writes; routine ones are 0
 
 @contextmanager
 def urgent_writes(priority: int = PERSON) -> Iterator[None]:
-    """Writes made inside go ahead of routine ones waiting for this process's SQLite writer:
+    """Writes made inside go ahead of routine ones waiting for this process's writer turn:
     declaring an incident and opening its channel should not queue behind a burst of notes.
 
     A person's urgent action (PERSON: a declaration, a decision) goes ahead of the urgent

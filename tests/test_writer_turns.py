@@ -1,0 +1,72 @@
+"""The writers of one process take turns, urgent first, on both databases.
+
+On SQLite the turn stands in for SQLite's polling write lock; on PostgreSQL for the audit
+chain's advisory lock, which is granted first come first served (storage.engine).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from commandpost.service.ports import SystemClock
+from commandpost.storage import models as m
+from commandpost.storage.engine import (
+    _WRITERS,
+    FOLLOW_UP,
+    PERSON,
+    make_engine,
+    transaction,
+    urgent_writes,
+)
+
+
+def queued(engine: Engine) -> int:
+    return sum(len(line) for line in _WRITERS[engine]._lines)
+
+
+def test_a_declaration_goes_ahead_of_notes_waiting_on_either_database(db_url: str) -> None:
+    engine = make_engine(db_url)
+    clock = SystemClock()
+    waiting = (
+        ("note-1", 0),
+        ("open-1", FOLLOW_UP),
+        ("note-2", 0),
+        ("declare-1", PERSON),
+        ("declare-2", PERSON),
+    )
+
+    def write(name: str, priority: int) -> None:
+        with urgent_writes(priority), transaction(engine) as session:
+            # Stamped once the turn is taken: the stamps give the order the turns came in.
+            session.add(m.SlackEvent(event_id=name, received_at=clock.now()))
+
+    threads: list[threading.Thread] = []
+    try:
+        with transaction(engine) as holding:  # the turn is taken: the writes below queue
+            holding.add(m.SlackEvent(event_id="first", received_at=clock.now()))
+            for name, priority in waiting:
+                thread = threading.Thread(target=write, args=(name, priority))
+                thread.start()
+                threads.append(thread)
+                deadline = time.monotonic() + 10
+                while queued(engine) < len(threads):  # in line before the next one comes
+                    assert time.monotonic() < deadline, "a writer never queued for its turn"
+                    time.sleep(0.001)
+        for thread in threads:
+            thread.join(10)
+        with transaction(engine) as session:
+            rows = session.exec(select(m.SlackEvent).order_by(col(m.SlackEvent.received_at))).all()
+    finally:
+        engine.dispose()
+    assert [r.event_id for r in rows] == [
+        "first",
+        "declare-1",
+        "declare-2",
+        "open-1",
+        "note-1",
+        "note-2",
+    ]
