@@ -97,17 +97,42 @@ def test_a_forged_request_is_refused_before_anything_is_forwarded(split: Env) ->
     assert split.count(m.Incident) == 0 and split.count(m.AuditEvent) == 0
 
 
-def test_healthz_says_so_when_the_work_process_is_gone(split: Env) -> None:
-    url = f"{split.slack.url}/healthz"
-    with urllib.request.urlopen(url, timeout=10) as answer:
-        assert answer.status == 200
-    assert split.server.work is not None
-    split.server.work._process.kill()
-    split.server.work._process.join(timeout=10)
-    with pytest.raises(HTTPError) as refused:
-        urllib.request.urlopen(url, timeout=10)
-    assert refused.value.code == 503
-    refused.value.close()
+def healthz(env: Env) -> int:
+    try:
+        with urllib.request.urlopen(f"{env.slack.url}/healthz", timeout=10) as answer:
+            return int(answer.status)
+    except HTTPError as refused:
+        refused.close()
+        return refused.code
+
+
+def test_a_work_process_that_dies_is_replaced_and_the_next_commands_are_done(
+    split: Env,
+) -> None:
+    work = split.server.work
+    assert work is not None
+    first = work._process
+    first.kill()  # as the OOM killer would
+    first.join(timeout=10)
+    deadline = time.monotonic() + 60
+    while not (work._process is not first and work.alive()):
+        assert time.monotonic() < deadline, "the dead work process was not replaced"
+        time.sleep(0.05)
+    assert healthz(split) == 200
+    stored = declare(split)  # done by the new process: channel ready, pages delivered
+    assert split.fake.channels[stored.channel_id].pins == [stored.summary_ts]
+
+
+def test_healthz_says_so_when_the_work_process_is_gone_for_good(split: Env) -> None:
+    assert healthz(split) == 200
+    work = split.server.work
+    assert work is not None
+    work.restarts = 0  # dies once too often: not replaced
+    work._process.kill()
+    work._process.join(timeout=10)
+    assert healthz(split) == 503
+    time.sleep(0.5)  # had it been replaced, it would be by now (it was not: see the log)
+    assert healthz(split) == 503
 
 
 def test_the_work_process_gives_way_to_the_acks(split: Env) -> None:

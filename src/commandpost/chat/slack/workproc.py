@@ -16,8 +16,9 @@ acks. So `serve` runs the acks here (the front) and the work in a process of its
                         the work after the ack runs there, with the same urgency
 
 Nothing is pickled but requests (route and parsed body) and the `WorkSpec`, so the
-listeners stay closures. What is lost if a process dies is what was lost in one process:
-work acked and not yet done. The front's /healthz answers 503 once the work process is gone.
+listeners stay closures. What is lost if the work process dies is what was lost in one
+process: work acked and not yet done. The front then starts another (see WorkProcess), and its
+/healthz answers 503 only once it has given up doing so.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
@@ -52,6 +54,8 @@ START_TIMEOUT = 60.0  # seconds for the work process to import, connect and say 
 STOP_TIMEOUT = 60.0  # seconds for it to finish the work already acked
 WORK_NICE = 19  # the default for `WorkSpec.nice` (COMMANDPOST_WORK_NICE)
 SWITCH_INTERVAL = 0.001  # seconds: the work process's interpreter switch interval
+RESTARTS = 5  # work processes replaced within RESTART_WINDOW before the front gives up
+RESTART_WINDOW = 60.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -115,33 +119,67 @@ class ForwardingHandler(SlackRequestHandler):
         return response
 
 
+@dataclass(frozen=True)
+class _Died:
+    """On the front's outgoing queue: `process` (a work process) has died."""
+
+    process: Any
+
+
 class WorkProcess:
     """The front's handle on the work process. `forward` never blocks an ack: one thread
-    writes to the pipe, however far behind the work process is."""
+    writes to the pipe, however far behind the work process is.
 
-    def __init__(self, spec: WorkSpec) -> None:
+    A work process that dies (a crash, the OOM killer) is replaced, and what was forwarded
+    after it died goes to the new one; what it had been sent and not yet done is lost, and
+    the log says so. After `restarts` deaths within RESTART_WINDOW it is not replaced again:
+    the front's /healthz then answers 503, for whatever runs the service to restart it.
+    """
+
+    def __init__(self, spec: WorkSpec, *, restarts: int = RESTARTS) -> None:
         self.spec = spec
-        self._outgoing: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self.restarts = restarts
+        self._outgoing: queue.SimpleQueue[tuple[Any, ...] | _Died | None] = queue.SimpleQueue()
         self._process: Any = None
         self._conn: Connection | None = None
         self._sender: threading.Thread | None = None
+        self._run_deadlines = True
+        self._stopping = False
+        self._deaths: list[float] = []  # when each work process was found dead (monotonic)
 
     def start(self, *, run_deadlines: bool = True) -> WorkProcess:
-        spawn = multiprocessing.get_context("spawn")  # no fork of a threaded process
-        mine, theirs = spawn.Pipe()
-        spec = WorkSpec(**{**self.spec.__dict__, "run_deadlines": run_deadlines})
-        self._process = spawn.Process(
-            target=work_main, args=(theirs, spec), name="commandpost-work", daemon=True
-        )
-        self._process.start()
-        theirs.close()
-        if not mine.poll(START_TIMEOUT) or mine.recv() != "ready":
-            self._process.kill()
-            raise RuntimeError("the work process did not start (see its log)")
-        self._conn = mine
+        self._run_deadlines = run_deadlines
+        self._stopping = False
+        self._spawn()
         self._sender = threading.Thread(target=self._send, name="work-forward", daemon=True)
         self._sender.start()
         return self
+
+    def _spawn(self) -> None:
+        spawn = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        mine, theirs = spawn.Pipe()
+        spec = WorkSpec(**{**self.spec.__dict__, "run_deadlines": self._run_deadlines})
+        process = spawn.Process(
+            target=work_main, args=(theirs, spec), name="commandpost-work", daemon=True
+        )
+        process.start()
+        theirs.close()
+        if not mine.poll(START_TIMEOUT) or mine.recv() != "ready":
+            process.kill()
+            mine.close()
+            raise RuntimeError("the work process did not start (see its log)")
+        self._process, self._conn = process, mine
+        watch = threading.Thread(target=self._watch, args=(process,), name="work-watch")
+        watch.daemon = True
+        watch.start()
+
+    def _watch(self, process: Any) -> None:
+        # Found dead while nothing is being forwarded, it is replaced all the same: the
+        # deliveries and deadlines run there too. Said by which process died, not by asking
+        # is_alive() later: a process whose sentinel closed may not be reapable yet.
+        wait([process.sentinel])
+        if not self._stopping:
+            self._outgoing.put(_Died(process))
 
     def alive(self) -> bool:
         return self._process is not None and bool(self._process.is_alive())
@@ -150,21 +188,64 @@ class WorkProcess:
         self._outgoing.put((route, body))
 
     def _send(self) -> None:
-        assert self._conn is not None
         while True:
             message = self._outgoing.get()
-            try:
-                self._conn.send(message)
-            except (OSError, ValueError):
-                log.error("the work process is gone: acked work is not being done")
-                return
+            if isinstance(message, _Died):
+                if self._stopping or message.process is not self._process:
+                    continue  # an earlier process's death, already dealt with
+                if not self._replace():
+                    return
+                continue
+            while not self._deliver(message):
+                if self._stopping or not self._replace():
+                    return
             if message is None:
                 return
+
+    def _deliver(self, message: tuple[Any, ...] | None) -> bool:
+        assert self._conn is not None
+        try:
+            self._conn.send(message)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _replace(self) -> bool:
+        """Start a new work process for a dead one; False when that is not to be done."""
+        now = time.monotonic()
+        self._deaths = [t for t in self._deaths if now - t < RESTART_WINDOW] + [now]
+        code = self._process.exitcode if self._process is not None else None
+        if len(self._deaths) > self.restarts:
+            log.error(
+                "the work process died (exit code %s), %s times in %s s: not replaced; "
+                "acked work is not being done",
+                code,
+                len(self._deaths),
+                RESTART_WINDOW,
+            )
+            return False
+        log.error(
+            "the work process died (exit code %s): starting another; work acked before it "
+            "died may not have been done",
+            code,
+        )
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()  # its pipe broke but it lingers: never two work processes
+        old = self._conn
+        try:
+            self._spawn()
+        except RuntimeError:
+            log.exception("the work process could not be replaced")
+            return False
+        if old is not None:
+            old.close()
+        return True
 
     def stop(self) -> None:
         """Let the work process finish what was acked (its writes and deliveries), then end."""
         if self._process is None:
             return
+        self._stopping = True
         self._outgoing.put(None)
         if self._sender is not None:
             self._sender.join(timeout=STOP_TIMEOUT)
