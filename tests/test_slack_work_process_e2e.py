@@ -133,6 +133,9 @@ def test_healthz_says_so_when_the_work_process_is_gone_for_good(split: Env) -> N
     assert healthz(split) == 503
     time.sleep(0.5)  # had it been replaced, it would be by now (it was not: see the log)
     assert healthz(split) == 503
+    # Acked, but not queued for a process that will never come: memory does not grow.
+    assert split.slack.command("list", user=ALICE).status == 200
+    assert work._outgoing.qsize() == 0
 
 
 def test_the_work_process_gives_way_to_the_acks(split: Env) -> None:

@@ -146,6 +146,7 @@ class WorkProcess:
         self._run_deadlines = True
         self._stopping = False
         self._deaths: list[float] = []  # when each work process was found dead (monotonic)
+        self._given_up = False  # too many deaths: nothing is forwarded any more
 
     def start(self, *, run_deadlines: bool = True) -> WorkProcess:
         self._run_deadlines = run_deadlines
@@ -185,6 +186,8 @@ class WorkProcess:
         return self._process is not None and bool(self._process.is_alive())
 
     def forward(self, *, route: tuple[str, str], body: dict[str, Any]) -> None:
+        if self._given_up:
+            return  # nobody would take it: kept, it would only fill memory (healthz says 503)
         self._outgoing.put((route, body))
 
     def _send(self) -> None:
@@ -216,6 +219,7 @@ class WorkProcess:
         self._deaths = [t for t in self._deaths if now - t < RESTART_WINDOW] + [now]
         code = self._process.exitcode if self._process is not None else None
         if len(self._deaths) > self.restarts:
+            self._given_up = True
             log.error(
                 "the work process died (exit code %s), %s times in %s s: not replaced; "
                 "acked work is not being done",
