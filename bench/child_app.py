@@ -68,7 +68,7 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> dict[int, flo
 
 @contextmanager
 def profiled(pid: int, out: str | None) -> Iterator[None]:
-    """py-spy attached to `pid` for the block, when `out` is given."""
+    """py-spy attached to `pid` and its child processes for the block, when `out` is given."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not out or not Path(spy).exists():
         if out:
@@ -76,7 +76,19 @@ def profiled(pid: int, out: str | None) -> Iterator[None]:
         yield
         return
     proc = subprocess.Popen(
-        [spy, "record", "--gil", "--nonblocking", "-p", str(pid), "-o", out, "-r", "200"]
+        [
+            spy,
+            "record",
+            "--gil",
+            "--subprocesses",
+            "--nonblocking",
+            "-p",
+            str(pid),
+            "-o",
+            out,
+            "-r",
+            "200",
+        ]
         + (["--format", "raw"] if out.endswith(".txt") else []),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -460,12 +460,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         args.concurrency,
                     )
                     sent_in = time.monotonic() - started
-                burst_cpu = cpu_used(before, cpu_seconds(app.pid))
-                burst_here = time.process_time() - here
-                declares = [s for s in real if s.kind == "declare"]
-                pinned = settle(
-                    lambda: len(fake.calls("pins.add", ok=True)) >= len(declares), args.settle
-                )
+                    burst_cpu = cpu_used(before, cpu_seconds(app.pid))
+                    burst_here = time.process_time() - here
+                    declares = [s for s in real if s.kind == "declare"]
+                    pinned = settle(
+                        lambda: len(fake.calls("pins.add", ok=True)) >= len(declares),
+                        args.settle,
+                    )
                 drained = settle(lambda: outbox_left(engine) == 0, args.settle)
                 drained_in = time.monotonic() - started - sent_in
                 run_cpu = cpu_used(before, cpu_seconds(app.pid))

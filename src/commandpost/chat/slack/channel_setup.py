@@ -16,15 +16,15 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
-from sqlmodel import select
 
 from commandpost.chat.slack import views
+from commandpost.chat.slack.blocks import SummaryView
 from commandpost.chat.slack.slack_calls import checked, error_of, slack_call, tolerant
 from commandpost.core.policy import Policy
 from commandpost.errors import DeliveryFailed
 from commandpost.service.ports import Clock
 from commandpost.storage import models as m
-from commandpost.storage.engine import read_transaction, transaction
+from commandpost.storage.engine import transaction
 
 _T = TypeVar("_T")
 
@@ -42,7 +42,8 @@ def candidate_names(name: str, *, limit: int = 50) -> Iterator[str]:
 
 
 class ChannelSetup:
-    """Sets up incident channels for `SlackChat`; `summary(incident_id)` renders the card."""
+    """Sets up incident channels for `SlackChat`; `card(incident_id, view)` renders the summary
+    card."""
 
     def __init__(
         self,
@@ -51,13 +52,13 @@ class ChannelSetup:
         engine: Engine,
         policy: Policy,
         clock: Clock,
-        summary: Callable[[str], dict[str, Any]],
+        card: Callable[[str, SummaryView | None], dict[str, Any]],
     ) -> None:
         self.client = client
         self.engine = engine
         self.policy = policy
         self.clock = clock
-        self.summary = summary
+        self.card = card
         # The calls of channel set-ups that go out side by side (see open).
         self._calls = ThreadPoolExecutor(max_workers=48, thread_name_prefix="slack-setup")
 
@@ -67,8 +68,9 @@ class ChannelSetup:
         # a retry finish this set-up) goes out beside them, so the channel is ready after
         # three calls' time (measured in a burst of declarations: each write in line took
         # about a tenth of a second). Every step is safe to repeat when the item is retried.
-        stored = views.channel_for_incident(self.engine, incident_id)
-        card = self._beside(lambda: self.summary(incident_id))
+        seen = views.opening_view(self.engine, self.policy, incident_id)
+        stored = seen.stored
+        card = self._beside(lambda: self.card(incident_id, seen.summary))
         remembered: Future[None] | None = None
         if stored is None:
             channel, actual = self._create(name)
@@ -80,7 +82,7 @@ class ChannelSetup:
             channel, posted = stored.channel_id, stored.summary_ts
         purpose = f"Incident {incident_id}, run by Command Post. Type /incident help."
         running = [
-            self._beside(lambda: self._invite(channel, self._paged_slack_ids(incident_id))),
+            self._beside(lambda: self._invite(channel, self._slack_ids(seen.people))),
             self._beside(
                 lambda: checked(
                     "conversations.setTopic",
@@ -174,18 +176,9 @@ class ChannelSetup:
             return str(channel["id"]), str(channel["name"])
         raise DeliveryFailed(f"Slack conversations.create: every name like {name!r} is taken")
 
-    def _paged_slack_ids(self, incident_id: str) -> list[str]:
-        with read_transaction(self.engine) as session:
-            rows = session.exec(
-                select(m.RoleAssignment).where(m.RoleAssignment.incident_id == incident_id)
-            ).all()
-            people = {r.person_id for r in rows if r.active}
-        ids = {self._slack_id(p) for p in people}
-        return sorted(i for i in ids if i)
-
-    def _slack_id(self, person_id: str) -> str | None:
-        person = self.policy.person(person_id)
-        return person.slack_id if person else None
+    def _slack_ids(self, people: tuple[str, ...]) -> list[str]:
+        found = (self.policy.person(p) for p in people)
+        return sorted({person.slack_id for person in found if person and person.slack_id})
 
     def _invite(self, channel: str, users: list[str]) -> None:
         for start in range(0, len(users), INVITE_BATCH):

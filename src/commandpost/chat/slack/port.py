@@ -28,7 +28,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
 
 from commandpost.chat.slack import gatecards, views
-from commandpost.chat.slack.blocks import SlackMessage, role_page, summary_card
+from commandpost.chat.slack.blocks import SlackMessage, SummaryView, role_page, summary_card
 from commandpost.chat.slack.blocks_notice import notice_card
 from commandpost.chat.slack.blocks_text import escape
 from commandpost.chat.slack.channel_setup import ChannelSetup
@@ -73,7 +73,7 @@ class SlackChat:
         self._local = threading.local()
         self._reader: Context | None = None
         self._setup = ChannelSetup(
-            client, engine=engine, policy=policy, clock=clock, summary=self._summary
+            client, engine=engine, policy=policy, clock=clock, card=self._card
         )
 
     def open_channel(self, *, name: str, topic: str, incident_id: str) -> None:
@@ -82,6 +82,10 @@ class SlackChat:
     def _summary(self, incident_id: str) -> dict[str, Any]:
         with read_transaction(self.engine) as session:
             view = views.summary_view(session, self.policy, incident_id)
+        return self._card(incident_id, view)
+
+    @staticmethod
+    def _card(incident_id: str, view: SummaryView | None) -> dict[str, Any]:
         if view is None:
             return {"text": f"Incident {incident_id}"}
         return summary_card(view).as_kwargs()

@@ -11,6 +11,7 @@ import json
 import time
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, Row, Table, bindparam
@@ -34,7 +35,7 @@ from commandpost.service.alert_store import tally_of
 from commandpost.service.roles import ROLES
 from commandpost.service.timers import DEADLINES
 from commandpost.storage import models as m
-from commandpost.storage.engine import read_connection
+from commandpost.storage.engine import read_connection, read_transaction
 
 
 def person_who(policy: Policy, person_id: str) -> Who:
@@ -187,6 +188,30 @@ def channel_for_incident(engine: Engine, incident_id: str) -> m.SlackChannel | N
     with read_connection(engine) as db:
         row = db.execute(_CHANNEL, {"incident": incident_id}).first()
     return m.SlackChannel(**row._mapping) if row is not None else None
+
+
+@dataclass(frozen=True)
+class OpeningView:
+    """What opening an incident's channel reads: the channel row a try before this one
+    stored (None on the first try), the summary card's view, and the people who hold an
+    active role (to invite)."""
+
+    stored: m.SlackChannel | None
+    summary: SummaryView | None
+    people: tuple[str, ...]
+
+
+def opening_view(engine: Engine, policy: Policy, incident_id: str) -> OpeningView:
+    """One read transaction for the three: measured in a burst of 200 declarations, the
+    separate reads of the people cost 1.8 ms of CPU and 15 ms of waiting (medians) each."""
+    with read_transaction(engine) as session:
+        row = session.connection().execute(_CHANNEL, {"incident": incident_id}).first()
+        summary, assignments = _summary_and_roles(session, policy, incident_id)
+    return OpeningView(
+        stored=m.SlackChannel(**row._mapping) if row is not None else None,
+        summary=summary,
+        people=tuple(sorted({a.person_id for a in assignments})),
+    )
 
 
 # channel id -> incident id, per database. A channel belongs to one incident for good, so a
