@@ -273,6 +273,16 @@ def run(
 
 
 # --------------------------------------------------------------------------- measurements
+def calls_before_last_pin(fake: FakeSlack) -> Counter[str]:
+    """Slack calls by method that arrived before the last pin ended: the calls the app made
+    while channels were still being opened, which compete with the openings for its CPU."""
+    pins = fake.calls("pins.add", ok=True)
+    if not pins:
+        return Counter()
+    last = max(c.at + c.elapsed for c in pins)
+    return Counter(c.method for c in fake.calls() if c.at <= last)
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest rank: the smallest value with at least q of the values at or below it."""
     ordered = sorted(values)
@@ -476,6 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 to_record = recorded_times(engine, declares)
                 left = outbox_left(engine)
                 slack_calls = len(fake.calls())
+                before_pin = calls_before_last_pin(fake)
                 refused = [str(e.get("text")) for e in fake.ephemeral]
                 refused = [t for t in refused if t.startswith(":no_")]
                 refusals = len(refused)
@@ -536,6 +547,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         + f"; {'all' if pinned else 'not all'} channels pinned; {slack_calls} Slack calls; "
         f"{refusals} refusals (ephemeral :no_entry:); {non_200} non-200 answers"
         + "".join(f"\n  refused {n}x: {text}" for text, n in why.most_common(3))
+    )
+    print(
+        f"Slack calls until the last channel was pinned ({before_pin.total()}): "
+        + ", ".join(f"{method} {n}" for method, n in before_pin.most_common())
     )
     front = app.pid
     print(f"\nCPU seconds (user + system){'':<24}{'burst':>8}{'to drained':>12}")

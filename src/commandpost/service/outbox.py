@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Update, and_, bindparam, or_, update
+from sqlalchemy import select as select_core
 from sqlmodel import col, select
 
 from commandpost.core.gates import GateKind
@@ -34,7 +35,7 @@ from commandpost.service.gate_outcomes import mark_contained
 from commandpost.service.notice_delivery import deliver_notice
 from commandpost.service.ports import ExecutionRequest, SettlingChat
 from commandpost.storage import models as m
-from commandpost.storage.engine import read_transaction, transaction
+from commandpost.storage.engine import read_connection, read_transaction, transaction
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
@@ -108,16 +109,19 @@ def deliver_items(ctx: Context, ids: list[int]) -> int:
 def deliver_handed_over(ctx: Context, incident_id: str) -> int:
     """Deliver the channel opening of `incident_id` that was written already claimed for
     this process (`Context.hand_over`); 0 if it is no longer this process's to send."""
-    with read_transaction(ctx.engine) as session:
-        item = session.exec(
-            select(m.OutboxItem).where(
-                m.OutboxItem.incident_id == incident_id,
-                m.OutboxItem.kind == "open_channel",
-                m.OutboxItem.state == "sending",
-                m.OutboxItem.attempts == 0,
-            )
-        ).first()
-    return _deliver_claimed(ctx, [item] if item is not None else [])
+    with read_connection(ctx.engine) as db:
+        row = db.execute(_HANDED_OVER, {"incident": incident_id}).first()
+    return _deliver_claimed(ctx, [m.OutboxItem(**row._mapping)] if row is not None else [])
+
+
+# Core, built once: read for every new incident in a burst, where the ORM query cost 1.6 ms
+# of the work process's CPU an opening (py-spy, 200 declarations).
+_HANDED_OVER = select_core(OUTBOX).where(
+    OUTBOX.c.incident_id == bindparam("incident"),
+    OUTBOX.c.kind == "open_channel",
+    OUTBOX.c.state == "sending",
+    OUTBOX.c.attempts == 0,
+)
 
 
 def release_handed_over(ctx: Context, incident_ids: list[str]) -> None:
