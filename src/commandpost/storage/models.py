@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from commandpost.storage.types import UTCDateTime
@@ -70,6 +70,8 @@ class RoleAssignment(SQLModel, table=True):
 
 class Gate(SQLModel, table=True):
     __tablename__ = "gates"
+    # Migration 0010: by state alone, an incident's open gates were found among all.
+    __table_args__ = (Index("ix_gates_incident_state", "incident_id", "state"),)
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: str = Field(foreign_key="incidents.id", index=True, max_length=20)
@@ -107,6 +109,8 @@ class GateDecision(SQLModel, table=True):
 
 class Deadline(SQLModel, table=True):
     __tablename__ = "deadlines"
+    # Migration 0010: by state alone, an incident's deadlines were found among all pending.
+    __table_args__ = (Index("ix_deadlines_incident_state", "incident_id", "state"),)
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: str = Field(foreign_key="incidents.id", index=True, max_length=20)
@@ -123,6 +127,8 @@ class OutboxItem(SQLModel, table=True):
     """An effect written in the same transaction as the change that caused it."""
 
     __tablename__ = "outbox"
+    # Migration 0010: by state alone, a read of channel openings read every item.
+    __table_args__ = (Index("ix_outbox_kind_state", "kind", "state"),)
 
     id: int | None = Field(default=None, primary_key=True)
     incident_id: str | None = Field(default=None, max_length=20, index=True)
