@@ -66,6 +66,9 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> dict[int, flo
     return {pid: seconds - before.get(pid, 0.0) for pid, seconds in after.items()}
 
 
+FORMATS = {".txt": "raw", ".json": "speedscope"}  # py-spy's formats by file name; else SVG
+
+
 @contextmanager
 def profiled(pid: int, out: str | None) -> Iterator[None]:
     """py-spy attached to `pid` and its child processes for the block, when `out` is given."""
@@ -89,7 +92,7 @@ def profiled(pid: int, out: str | None) -> Iterator[None]:
             "-r",
             "200",
         ]
-        + (["--format", "raw"] if out.endswith(".txt") else []),
+        + (["--format", FORMATS[Path(out).suffix]] if Path(out).suffix in FORMATS else []),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
