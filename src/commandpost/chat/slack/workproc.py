@@ -339,9 +339,12 @@ def _lower_priority(nice: int) -> None:
     Slack gives an ack 3 seconds and a responder waits on it; the work after it can wait a
     little. In a burst on two cores (bench/slack_ack.py) the work process at the served
     process's priority pushed the ack p99 to 1.73x a bare Bolt app's; at nice 19 it was
-    1.07-1.12x in three runs, while channel ready p99 stayed 5.1-5.4 s in two of them (7.4 s
-    in the third). A niceness only weighs when the cores are busy: on an idle machine the
-    work runs as fast as before."""
+    1.07-1.12x in three runs. The price is the channels: measured again once the work
+    process's reads were mended (stop 18, alternated runs), channel ready p99 was 2.9-4.2 s
+    at 19 (eight runs) against 2.3-3.4 s at 0 (eleven), but the ack p99 went over 1.5x the
+    bare app's in three of the eleven at 0 (up to 1.67x) and in one of the eight at 19
+    (1.54x). A niceness only weighs when the cores are busy: on an idle machine the work
+    runs as fast as before."""
     if nice <= 0 or not hasattr(os, "nice"):
         return
     try:
