@@ -37,8 +37,8 @@ def next_number(session: Session, year: int) -> int:
     return int(current or 0) + 1
 
 
-# Core, built once: through the ORM this one-number read cost as much as writing the incident
-# row (cProfile, 200 declarations: 2.6 ms of 17 ms a declaration, profiled).
+# Core, built once: every declaration reads it holding the writer, and through the ORM it
+# cost 0.28-0.31 ms of CPU against 0.05-0.08 ms (3,000 reads in one transaction).
 _HIGHEST = select_core(func.max(INCIDENTS.c.number)).where(INCIDENTS.c.year == bindparam("year"))
 
 

@@ -131,9 +131,10 @@ class ChannelSetup:
         return self._calls.submit(contextvars.copy_context().run, step)
 
     def _remember(self, incident_id: str, name: str, channel: str) -> None:
-        row = {"incident_id": incident_id, "name": name, "channel_id": channel}
+        now = self.clock.now()
+        row = {"incident_id": incident_id, "name": name, "channel_id": channel, "created_at": now}
         with transaction(self.engine) as session:
-            session.connection().execute(_REMEMBER, {**row, "created_at": self.clock.now()})
+            session.connection().execute(_REMEMBER, row)
 
     def _pin_summary(
         self,
