@@ -23,7 +23,7 @@ from sqlmodel import Session, SQLModel
 from commandpost.core.alerts import Alert, AlertSource
 from commandpost.core.alerts.ledger import AlertTally, Spot, Tally, Touched, count_alerts
 from commandpost.core.lifecycle import OPEN_STATUSES
-from commandpost.service.ids import next_number
+from commandpost.service.ids import INCIDENTS, next_number
 from commandpost.storage import models as m
 from commandpost.storage.alert_models import AlertDelivery, AlertFingerprint, AlertIncident
 from commandpost.storage.engine import lock_audit_chain
@@ -34,7 +34,6 @@ ALERT, STORM = "alert", "storm"
 _DELIVERIES: Table = SQLModel.metadata.tables[AlertDelivery.__tablename__]
 _PRINTS: Table = SQLModel.metadata.tables[AlertFingerprint.__tablename__]
 _TALLIES: Table = SQLModel.metadata.tables[AlertIncident.__tablename__]
-_INCIDENTS: Table = SQLModel.metadata.tables[m.Incident.__tablename__]
 
 
 def lock_for_ingest(session: Session, *, year: int) -> None:
@@ -162,30 +161,30 @@ _HOMES = (
         _PRINTS.c.fingerprint,
         _PRINTS.c.last_status,
         _PRINTS.c.last_seen_at,
-        _INCIDENTS.c.id,
-        _INCIDENTS.c.channel,
-        _INCIDENTS.c.policy_version,
+        INCIDENTS.c.id,
+        INCIDENTS.c.channel,
+        INCIDENTS.c.policy_version,
         *_TALLY_COLUMNS,
     )
-    .join(_INCIDENTS, _INCIDENTS.c.id == _PRINTS.c.incident_id)
+    .join(INCIDENTS, INCIDENTS.c.id == _PRINTS.c.incident_id)
     .outerjoin(_TALLIES, _TALLIES.c.incident_id == _PRINTS.c.incident_id)
     .where(
         _PRINTS.c.source.in_(bindparam("sources", expanding=True)),
         _PRINTS.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
-        _INCIDENTS.c.status.in_(OPEN),
+        INCIDENTS.c.status.in_(OPEN),
     )
     # Newest last, so it is the home kept were a fingerprint on two open incidents.
-    .order_by(_INCIDENTS.c.declared_at, _INCIDENTS.c.id)
+    .order_by(INCIDENTS.c.declared_at, INCIDENTS.c.id)
     # Locked as `load_incident(lock=True)` would (PostgreSQL; SQLite ignores it).
-    .with_for_update(of=_INCIDENTS)
+    .with_for_update(of=INCIDENTS)
 )
 _STORM = (
-    select(_INCIDENTS.c.id, _INCIDENTS.c.channel, _INCIDENTS.c.policy_version, *_TALLY_COLUMNS)
-    .join(_INCIDENTS, _INCIDENTS.c.id == _TALLIES.c.incident_id)
-    .where(_TALLIES.c.kind == STORM, _INCIDENTS.c.status.in_(OPEN))
+    select(INCIDENTS.c.id, INCIDENTS.c.channel, INCIDENTS.c.policy_version, *_TALLY_COLUMNS)
+    .join(INCIDENTS, INCIDENTS.c.id == _TALLIES.c.incident_id)
+    .where(_TALLIES.c.kind == STORM, INCIDENTS.c.status.in_(OPEN))
     .order_by(_TALLIES.c.opened_at.desc())
     .limit(1)
-    .with_for_update(of=_INCIDENTS)
+    .with_for_update(of=INCIDENTS)
 )
 _OPENINGS = select(_TALLIES.c.opened_at).where(
     _TALLIES.c.kind == ALERT, _TALLIES.c.opened_at > bindparam("since")

@@ -15,8 +15,7 @@ from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Engine, Table, bindparam, insert, update
-from sqlmodel import SQLModel
+from sqlalchemy import Engine, bindparam, insert, update
 
 from commandpost.chat.slack import views
 from commandpost.chat.slack.blocks import SummaryView
@@ -24,7 +23,6 @@ from commandpost.chat.slack.slack_calls import checked, error_of, slack_call, to
 from commandpost.core.policy import Policy
 from commandpost.errors import DeliveryFailed
 from commandpost.service.ports import Clock
-from commandpost.storage import models as m
 from commandpost.storage.engine import transaction
 
 _T = TypeVar("_T")
@@ -37,11 +35,10 @@ INVITE_BATCH = 100  # conversations.invite takes at most 100 users a call
 # The two writes of every set-up, as Core statements built once: through the ORM (a row
 # object, a read before the update) they cost 1.5-2.0 ms of CPU each in a burst, measured
 # with thread_time, about a fifth of an opening's.
-_CHANNELS: Table = SQLModel.metadata.tables[m.SlackChannel.__tablename__]
-_REMEMBER = insert(_CHANNELS)
+_REMEMBER = insert(views.SLACK_CHANNELS)
 _NOTE_TS = (
-    update(_CHANNELS)
-    .where(_CHANNELS.c.incident_id == bindparam("incident"))
+    update(views.SLACK_CHANNELS)
+    .where(views.SLACK_CHANNELS.c.incident_id == bindparam("incident"))
     .values(summary_ts=bindparam("ts"))
 )
 

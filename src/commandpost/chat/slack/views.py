@@ -32,6 +32,7 @@ from commandpost.core.gates import GateKind, GateState
 from commandpost.core.policy import Policy
 from commandpost.core.vocabulary import IncidentClass, Role, Severity, Status
 from commandpost.service.alert_store import tally_of
+from commandpost.service.ids import INCIDENTS
 from commandpost.service.roles import ROLES
 from commandpost.service.timers import DEADLINES
 from commandpost.storage import models as m
@@ -48,13 +49,12 @@ def person_who(policy: Policy, person_id: str) -> Who:
 # The views are read for every card sent (five times for a new incident's channel, pages and
 # summary), so they are Core statements built once, not ORM queries built per call: measured
 # on SQLite, 0.8 ms a summary (alert tally included) against 3.0 ms through the ORM.
-_I: Table = SQLModel.metadata.tables[m.Incident.__tablename__]
-_C: Table = SQLModel.metadata.tables[m.SlackChannel.__tablename__]
+SLACK_CHANNELS: Table = SQLModel.metadata.tables[m.SlackChannel.__tablename__]
 _G: Table = SQLModel.metadata.tables[m.Gate.__tablename__]
 _INCIDENT = (
-    core(_I, _C.c.channel_id)
-    .outerjoin(_C, _C.c.incident_id == _I.c.id)
-    .where(_I.c.id == bindparam("incident"))
+    core(INCIDENTS, SLACK_CHANNELS.c.channel_id)
+    .outerjoin(SLACK_CHANNELS, SLACK_CHANNELS.c.incident_id == INCIDENTS.c.id)
+    .where(INCIDENTS.c.id == bindparam("incident"))
 )
 _ACTIVE_ROLES = (
     core(
@@ -180,8 +180,10 @@ def role_page_view(
     )
 
 
-_CHANNEL = core(_C).where(_C.c.incident_id == bindparam("incident"))
-_INCIDENT_OF_CHANNEL = core(_C.c.incident_id).where(_C.c.channel_id == bindparam("channel"))
+_CHANNEL = core(SLACK_CHANNELS).where(SLACK_CHANNELS.c.incident_id == bindparam("incident"))
+_INCIDENT_OF_CHANNEL = core(SLACK_CHANNELS.c.incident_id).where(
+    SLACK_CHANNELS.c.channel_id == bindparam("channel")
+)
 
 
 def channel_for_incident(engine: Engine, incident_id: str) -> m.SlackChannel | None:
