@@ -170,9 +170,9 @@ class WorkProcess:
             mine.close()
             raise RuntimeError("the work process did not start (see its log)")
         self._process, self._conn = process, mine
-        watch = threading.Thread(target=self._watch, args=(process,), name="work-watch")
-        watch.daemon = True
-        watch.start()
+        threading.Thread(
+            target=self._watch, args=(process,), name="work-watch", daemon=True
+        ).start()
 
     def _watch(self, process: Any) -> None:
         # Found dead while nothing is being forwarded, it is replaced all the same: the
