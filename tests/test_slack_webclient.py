@@ -3,6 +3,7 @@ answers reach the outbox as they did through slack_sdk's stock transport."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -56,6 +57,60 @@ def test_the_stock_client_opens_a_connection_per_call(slack: FakeSlack) -> None:
     for n in range(5):
         client.chat_postMessage(channel="C0GENERAL", text=f"hello {n}")
     assert slack.connections == 5
+
+
+class Counted(str):
+    """A message text that counts how often it is put into text by repr() (as slack_sdk's
+    debug line does), while it goes out as the plain string it is."""
+
+    built = 0
+
+    def __repr__(self) -> str:
+        Counted.built += 1
+        return super().__repr__()
+
+
+SDK_LOGGER = "slack_sdk.web.base_client"
+
+
+@pytest.fixture
+def counted() -> Iterator[type[Counted]]:
+    Counted.built = 0
+    yield Counted
+
+
+def test_no_debug_text_is_built_for_a_call_while_debug_logging_is_off(
+    slack: FakeSlack, counted: type[Counted], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)  # the usual level; slack_sdk's logger left unset
+    assert logging.getLogger(SDK_LOGGER).level == logging.NOTSET
+    assert pooled(slack).chat_postMessage(channel="C0GENERAL", text=counted("hello"))["ok"]
+    assert counted.built == 0
+    assert slack.calls("chat.postMessage")[0].params["text"] == "hello"
+
+
+def test_the_stock_client_builds_its_debug_text_for_every_call(
+    slack: FakeSlack, counted: type[Counted], caplog: pytest.LogCaptureFixture
+) -> None:
+    # What the pooled client saves: slack_sdk asks its logger's own level, which is unset.
+    caplog.set_level(logging.WARNING)
+    WebClient(token=slack.token, base_url=slack.base_url).chat_postMessage(
+        channel="C0GENERAL", text=counted("hello")
+    )
+    assert counted.built > 0
+    assert not [r for r in caplog.records if r.name == SDK_LOGGER]
+
+
+def test_debug_logging_of_calls_still_works_and_hides_the_token(
+    slack: FakeSlack, counted: type[Counted], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger=SDK_LOGGER)
+    pooled(slack).chat_postMessage(channel="C0GENERAL", text=counted("hello"))
+    sent = [r.getMessage() for r in caplog.records if r.name == SDK_LOGGER]
+    assert any("Sending a request" in line and "'hello'" in line for line in sent)
+    assert counted.built > 0
+    assert all((slack.token or "xoxb") not in line for line in sent)
+    assert any("(redacted)" in line for line in sent)
 
 
 def test_each_thread_keeps_its_own_connection(slack: FakeSlack) -> None:

@@ -18,6 +18,7 @@ replaced.
 from __future__ import annotations
 
 import io
+import logging
 import select
 import threading
 import weakref
@@ -32,6 +33,7 @@ from slack_sdk import WebClient
 
 class PooledWebClient(WebClient):
     def __init__(self, **options: Any) -> None:
+        options.setdefault("logger", _Levelled(logging.getLogger(_SDK_LOGGER), {}))
         super().__init__(**options)
         self._local = threading.local()
         # Every connection opened, to close them with the client (not left to the collector,
@@ -98,6 +100,22 @@ class PooledWebClient(WebClient):
 
 
 _OPENING = threading.Lock()
+_SDK_LOGGER = "slack_sdk.web.base_client"  # the logger slack_sdk's client would have used
+
+
+class _Levelled(logging.LoggerAdapter[logging.Logger]):
+    """slack_sdk's logger, with `level` the level it actually logs at.
+
+    slack_sdk asks its logger's own `level`, which is 0 (unset) unless someone sets it,
+    whether to build its debug line; so every call put the whole request, blocks and all,
+    into text, for the line to be dropped at the usual WARNING. The saving is small: for the
+    summary card (6 blocks, 1.9 KB of JSON) chat.postMessage cost 0.597 ms of client CPU a
+    call against 0.576 ms without the line (medians of 8 alternated rounds of 300 calls to
+    the local fake, one thread). With debug logging on, the line is built as before."""
+
+    @property
+    def level(self) -> int:
+        return self.logger.getEffectiveLevel()
 
 
 def _close_all(connections: list[HTTPConnection]) -> None:
