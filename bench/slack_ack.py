@@ -153,8 +153,13 @@ def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> No
     settings = SlackSettings(signing_secret=SECRET, bot_token=token, api_url=api_url)
     work = None
     if kind == "commandpost":
+        # As `serve` runs it by default (COMMANDPOST_PIN_CPUS): a CPU each for the two.
         work = work_spec(
-            database_url=database_url, policy=policy, settings=settings, log_level="ERROR"
+            database_url=database_url,
+            policy=policy,
+            settings=settings,
+            log_level="ERROR",
+            pin_cpus=True,
         )
     server = make_server(
         database_url=database_url, policy=policy, settings=settings, work=work

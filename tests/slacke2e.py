@@ -80,14 +80,23 @@ def slack_settings(fake: FakeSlack) -> SlackSettings:
 
 
 @contextmanager
-def served(db_url: str, policy: Policy, *, work_process: bool = False) -> Iterator[Env]:
+def served(
+    db_url: str, policy: Policy, *, work_process: bool = False, pin_cpus: bool = False
+) -> Iterator[Env]:
     """The served app against a started FakeSlack; with `work_process`, as `serve` runs it
-    over HTTP (the work after each ack in a process of its own)."""
+    over HTTP (the work after each ack in a process of its own, and with `pin_cpus` each of
+    the two on a CPU of its own)."""
     fake = start_fake()
     settings = slack_settings(fake)
     work = None
     if work_process:
-        work = work_spec(database_url=db_url, policy=policy, settings=settings, deliver_every=0.2)
+        work = work_spec(
+            database_url=db_url,
+            policy=policy,
+            settings=settings,
+            deliver_every=0.2,
+            pin_cpus=pin_cpus,
+        )
     server = make_server(
         database_url=db_url, policy=policy, settings=settings, deliver_every=0.2, work=work
     ).start()

@@ -52,6 +52,7 @@ def build_server(
             app_settings=settings,
             log_level=settings.log_level,
             nice=settings.work_nice,
+            pin_cpus=settings.pin_cpus,
         )
     server = make_server(database_url=database_url, policy=policy, settings=slack, work=work)
     if teams_configured(settings):
