@@ -28,8 +28,9 @@ Each app runs in its own child process (this script, re-run with `--child`), as 
 production: the client's threads and the fake Slack stay in this process and do not compete
 for the app's GIL. Both apps are served the same way (waitress, 8 threads, port 0). Command
 Post is served as `serve` serves it over HTTP: the acks in that process, the work after them
-in a work process it starts (chat/slack/workproc.py); `--one-process` serves it as
-`serve --one-process` does.
+in a work process it starts (chat/slack/workproc.py), on SQLite each on a CPU of its own as
+`serve` pins them (chat/slack/placement.py; the bare app then on the served process's CPU);
+`--one-process` serves it as `serve --one-process` does.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from sqlmodel import Session, col, func, select
 from waitress.server import create_server
 
 from commandpost.chat.slack.app import SlackSettings
+from commandpost.chat.slack.placement import pin_process, placement
 from commandpost.chat.slack.server import health_app, make_server, work_spec
 from commandpost.policy_file import load_policy
 from commandpost.storage import models as m
@@ -145,6 +147,10 @@ def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> No
     in a work process; `one-process` does the work in the served process too."""
     logging.basicConfig(level=logging.ERROR)
     if kind == "bare":
+        spot = placement()
+        if spot is not None and database_url.startswith("sqlite"):
+            # Served the same way: on the CPU Command Post's served process is pinned to.
+            pin_process({spot.front})
         with served(bare_app(token, api_url)) as port:
             print(port, flush=True)
             sys.stdin.read()
@@ -435,7 +441,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         token = fake.token or "xoxb-bench"
         # 1. The bare Bolt app: the same requests, ack() only.
-        with app_process(__file__, "bare", api_url=fake.base_url, token=token) as bare_app:
+        # Its database URL only says which kind Command Post is served on (it pins on SQLite).
+        kind_of = "postgresql:" if args.postgres else "sqlite:"
+        with app_process(
+            __file__, "bare", api_url=fake.base_url, token=token, database_url=kind_of
+        ) as bare_app:
             bare_client = KeptAliveClient(f"http://127.0.0.1:{bare_app.port}")
             try:
                 before, here = cpu_seconds(bare_app.pid), time.process_time()
