@@ -61,7 +61,7 @@ from sqlmodel import Session, col, func, select
 from waitress.server import create_server
 
 from commandpost.chat.slack.app import SlackSettings
-from commandpost.chat.slack.placement import pin_process, placement
+from commandpost.chat.slack.placement import for_database, pin_process
 from commandpost.chat.slack.server import health_app, make_server, work_spec
 from commandpost.policy_file import load_policy
 from commandpost.storage import models as m
@@ -147,8 +147,8 @@ def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> No
     in a work process; `one-process` does the work in the served process too."""
     logging.basicConfig(level=logging.ERROR)
     if kind == "bare":
-        spot = placement()
-        if spot is not None and database_url.startswith("sqlite"):
+        spot = for_database(database_url)
+        if spot is not None:
             # Served the same way: on the CPU Command Post's served process is pinned to.
             pin_process({spot.front})
         with served(bare_app(token, api_url)) as port:

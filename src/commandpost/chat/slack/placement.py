@@ -46,6 +46,11 @@ def placement(allowed: Collection[int] | None = None) -> Placement | None:
     return Placement(front=cpus[-2], work=cpus[-1])
 
 
+def for_database(database_url: str) -> Placement | None:
+    """`placement()` where the database is SQLite; None on PostgreSQL (see above)."""
+    return placement() if database_url.startswith("sqlite") else None
+
+
 def pin_process(cpus: Collection[int]) -> dict[int, set[int]]:
     """Run every thread of this process on `cpus`, and the threads they start later (which
     inherit it). Returns what each thread had, for `restore`; {} if it could not be done."""

@@ -25,7 +25,7 @@ from commandpost.chat.slack.app import (
     slack_context,
     web_client,
 )
-from commandpost.chat.slack.placement import pin_process, placement, restore
+from commandpost.chat.slack.placement import for_database, pin_process, restore
 from commandpost.chat.slack.port import SlackChat
 from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.chat.slack.workproc import (
@@ -293,7 +293,7 @@ def work_spec(
         deliver_every=deliver_every,
         log_level=log_level,
         nice=nice,
-        placement=placement() if pin_cpus and database_url.startswith("sqlite") else None,
+        placement=for_database(database_url) if pin_cpus else None,
     )
 
 
