@@ -28,8 +28,8 @@ Each app runs in its own child process (this script, re-run with `--child`), as 
 production: the client's threads and the fake Slack stay in this process and do not compete
 for the app's GIL. Both apps are served the same way (waitress, 8 threads, port 0). Command
 Post is served as `serve` serves it over HTTP: the acks in that process, the work after them
-in a work process it starts (chat/slack/workproc.py), on SQLite each on a CPU of its own as
-`serve` pins them (chat/slack/placement.py; the bare app then on the served process's CPU);
+in a work process it starts (chat/slack/workproc.py), on SQLite pinned to a CPU of its own as
+`serve` pins it (chat/slack/placement.py; the served process and the bare app are not pinned);
 `--one-process` serves it as `serve --one-process` does.
 """
 
@@ -61,7 +61,6 @@ from sqlmodel import Session, col, func, select
 from waitress.server import create_server
 
 from commandpost.chat.slack.app import SlackSettings
-from commandpost.chat.slack.placement import for_database, pin_process
 from commandpost.chat.slack.server import health_app, make_server, work_spec
 from commandpost.policy_file import load_policy
 from commandpost.storage import models as m
@@ -147,10 +146,6 @@ def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> No
     in a work process; `one-process` does the work in the served process too."""
     logging.basicConfig(level=logging.ERROR)
     if kind == "bare":
-        spot = for_database(database_url)
-        if spot is not None:
-            # Served the same way: on the CPU Command Post's served process is pinned to.
-            pin_process({spot.front})
         with served(bare_app(token, api_url)) as port:
             print(port, flush=True)
             sys.stdin.read()
@@ -159,7 +154,7 @@ def serve_child(kind: str, *, api_url: str, token: str, database_url: str) -> No
     settings = SlackSettings(signing_secret=SECRET, bot_token=token, api_url=api_url)
     work = None
     if kind == "commandpost":
-        # As `serve` runs it by default (COMMANDPOST_PIN_CPUS): a CPU each for the two.
+        # As `serve` runs it by default (COMMANDPOST_PIN_CPUS): on a CPU of its own.
         work = work_spec(
             database_url=database_url,
             policy=policy,
@@ -441,11 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         token = fake.token or "xoxb-bench"
         # 1. The bare Bolt app: the same requests, ack() only.
-        # Its database URL only says which kind Command Post is served on (it pins on SQLite).
-        kind_of = "postgresql:" if args.postgres else "sqlite:"
-        with app_process(
-            __file__, "bare", api_url=fake.base_url, token=token, database_url=kind_of
-        ) as bare_app:
+        with app_process(__file__, "bare", api_url=fake.base_url, token=token) as bare_app:
             bare_client = KeptAliveClient(f"http://127.0.0.1:{bare_app.port}")
             try:
                 before, here = cpu_seconds(bare_app.pid), time.process_time()

@@ -28,9 +28,9 @@ class Settings(BaseSettings):
     # `serve` over HTTP: how much lower the work process's CPU priority is than the served
     # process's (0-19, as `nice`), so acks win a busy core (chat/slack/workproc.py).
     work_nice: int = Field(default=19, ge=0, le=19)
-    # `serve` over HTTP on SQLite: the served process and the work process each on a CPU of
-    # its own where there are two or more (chat/slack/placement.py); false lets the kernel
-    # place them. Never on PostgreSQL, whose server may share the cores.
+    # `serve` over HTTP on SQLite: the work process on a CPU of its own where there are two or
+    # more, the served process free (chat/slack/placement.py); false lets the kernel place
+    # it. Never on PostgreSQL, whose server may share the cores.
     pin_cpus: bool = True
     # Sealed evidence objects (content-addressed files) and the key that signs exports.
     evidence_dir: str = "./evidence"

@@ -1,17 +1,25 @@
-"""Which CPU each of `serve`'s two processes runs on (`COMMANDPOST_PIN_CPUS`, SQLite only).
+"""The CPU `serve`'s work process runs on (`COMMANDPOST_PIN_CPUS`, SQLite only).
 
-Both processes are bound by their interpreter lock, so each runs Python on one core at a time
-anyway; what the kernel's freedom to move their threads buys is the lock handed between
-threads on different cores, and caches refilled at every move. In the burst on two cores
-(bench/slack_ack.py, five alternated pairs, the kernel placing them against a CPU each): the
-work process's CPU fell from 8.3-8.9 ms a request to 6.3-7.9 ms, channel ready p99 from
-3.9-4.7 s (median 4.2 s) to 2.7-4.1 s (median 3.5 s), and the ack p99 from 0.96-1.82x the
-bare app's (two of five at 1.5x or over) to 0.56-1.08x. The price: the outbox drained later
-after the burst (37-58 s, median 46 s, against 39-41 s), the work process no longer having
-the front's idle core; and a pinned process cannot move off its core when something else
-keeps that core busy. So it is not done on PostgreSQL, whose server often shares the cores
-(two pairs there were mixed: ready p99 6.8 and 7.2 s pinned, 6.5 and 8.1 s not), and on a
-crowded host COMMANDPOST_PIN_CPUS=false lets the kernel place them.
+The work process is bound by its interpreter lock, so it runs Python on one core at a time
+anyway; what the kernel's freedom to move its threads buys is the lock handed between
+threads on different cores, and caches refilled at every move. The front (the acks) is left
+free, so that it can take whichever core is idle, the work process's too when that waits.
+Measured in the burst on two cores (bench/slack_ack.py, four alternated rounds, stop 20),
+this against the kernel placing both processes and against pinning the front to the other CPU
+as well (stop 19's way):
+
+    work process CPU a request   5.4-7.4 ms   against 7.8-9.1 ms and 7.1-9.5 ms
+    channel ready p99            2.8-3.7 s    against 3.6-5.0 s and 3.3-3.7 s
+    outbox drained after burst   31-39 s      against 37-49 s and 32-75 s
+    ack p99 / bare app's         0.71-1.35x   against 1.02-1.46x and 0.44-0.97x
+
+The front pinned too acked fastest (p99 12-23 ms against 19-31 ms; the bare app was pinned
+in that arm too), but its core then stood idle whenever it had no request, and the work could
+not use it.
+
+A pinned process cannot move off its core when something else keeps that core busy. So it is
+not done on PostgreSQL, whose server often shares the cores (pairs there were mixed), and on
+a crowded host COMMANDPOST_PIN_CPUS=false lets the kernel place it.
 """
 
 from __future__ import annotations
@@ -19,72 +27,42 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Collection
-from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 _THREADS = Path("/proc/self/task")
 
 
-@dataclass(frozen=True)
-class Placement:
-    front: int  # the CPU the acks are served on
-    work: int  # the CPU the work process runs on
-
-
-def placement(allowed: Collection[int] | None = None) -> Placement | None:
-    """A CPU each for the front and the work process, out of the CPUs this process may use
-    (`allowed`, by default the kernel's answer); None where there are fewer than two or the
-    platform cannot pin (only Linux can)."""
+def work_cpu(allowed: Collection[int] | None = None) -> int | None:
+    """The CPU for the work process, out of those this process may use (`allowed`, by
+    default the kernel's answer): the last, leaving the others to the front. None where
+    there are fewer than two (pinned to the only one, the work could not leave the acks a
+    core) or the platform cannot pin (only Linux can)."""
     if allowed is None:
         if not hasattr(os, "sched_getaffinity") or not _THREADS.is_dir():
             return None
         allowed = os.sched_getaffinity(0)
     cpus = sorted(allowed)
-    if len(cpus) < 2:
-        return None
-    return Placement(front=cpus[-2], work=cpus[-1])
+    return cpus[-1] if len(cpus) >= 2 else None
 
 
-def for_database(database_url: str) -> Placement | None:
-    """`placement()` where the database is SQLite; None on PostgreSQL (see above)."""
-    return placement() if database_url.startswith("sqlite") else None
+def for_database(database_url: str) -> int | None:
+    """`work_cpu()` where the database is SQLite; None on PostgreSQL (see above)."""
+    return work_cpu() if database_url.startswith("sqlite") else None
 
 
-def pin_process(cpus: Collection[int]) -> dict[int, set[int]]:
+def pin_process(cpus: Collection[int]) -> bool:
     """Run every thread of this process on `cpus`, and the threads they start later (which
-    inherit it). Returns what each thread had, for `restore`; {} if it could not be done."""
-    before: dict[int, set[int]] = {}
+    inherit it). False, with a warning, if it could not be done: the process then runs
+    wherever the kernel puts it, which is slower but correct."""
     try:
-        before[_ANY] = os.sched_getaffinity(0)  # for threads started while pinned
-        for tid in _threads():
+        os.sched_setaffinity(0, cpus)  # this thread, and what it starts from now on
+        for tid in [int(entry.name) for entry in _THREADS.iterdir()]:
             try:
-                before[tid] = os.sched_getaffinity(tid)
                 os.sched_setaffinity(tid, cpus)
             except ProcessLookupError:
                 continue  # the thread ended meanwhile
     except OSError as exc:
         log.warning("this process keeps running on any CPU: %s", exc)
-        restore(before)
-        return {}
-    return before
-
-
-def restore(before: dict[int, set[int]]) -> None:
-    """Give every thread of this process back what it had before `pin_process`; a thread
-    started since gets what the pinning thread had (a server stopped in a longer-lived
-    process, such as a test run, leaves none of its threads pinned)."""
-    if not before:
-        return
-    for tid in _threads():
-        try:
-            os.sched_setaffinity(tid, before.get(tid, before[_ANY]))
-        except OSError:
-            continue  # ended since
-
-
-_ANY = -1  # `pin_process`'s key for the CPUs of threads it did not see
-
-
-def _threads() -> list[int]:
-    return [int(entry.name) for entry in _THREADS.iterdir()]
+        return False
+    return True

@@ -25,7 +25,7 @@ from commandpost.chat.slack.app import (
     slack_context,
     web_client,
 )
-from commandpost.chat.slack.placement import for_database, pin_process, restore
+from commandpost.chat.slack.placement import for_database
 from commandpost.chat.slack.port import SlackChat
 from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.chat.slack.workproc import (
@@ -129,7 +129,6 @@ class SlackServer:
         self._socket: SocketModeHandler | None = None
         self.runner: DeadlineRunner | None = None
         self._stopping = False
-        self._unpinned: dict[int, set[int]] = {}  # this process's CPUs before start pinned it
 
     @property
     def port(self) -> int:
@@ -160,10 +159,6 @@ class SlackServer:
         if self.work is not None:
             # Deliveries and deadlines run there, beside the work after the acks.
             self.work.start(run_deadlines=run_deadlines)
-            if self.work.spec.placement is not None:
-                # After the work process started, which pins itself: waitress's threads
-                # exist by now, and later ones inherit it.
-                self._unpinned = pin_process({self.work.spec.placement.front})
         else:
             assert self.deliverer is not None
             self.deliverer.start()
@@ -229,8 +224,6 @@ class SlackServer:
         # Kept-alive connections to Slack: closed with the server, not left to the collector.
         if isinstance(self.client, PooledWebClient):
             self.client.close()
-        restore(self._unpinned)
-        self._unpinned = {}
 
     def serve_forever(self, host: str, port: int) -> None:
         if self.settings.app_token:
@@ -282,8 +275,8 @@ def work_spec(
     pin_cpus: bool = False,
 ) -> WorkSpec:
     """What the work process builds its context from: by default Slack's alone (`context`
-    wires more, such as Teams beside it). `pin_cpus`: on SQLite, the front and the work
-    process each on a CPU of its own where there are two (chat/slack/placement.py)."""
+    wires more, such as Teams beside it). `pin_cpus`: on SQLite, the work process on a CPU
+    of its own where there are two, the front free (chat/slack/placement.py)."""
     return WorkSpec(
         database_url=database_url,
         policy=policy,
@@ -293,7 +286,7 @@ def work_spec(
         deliver_every=deliver_every,
         log_level=log_level,
         nice=nice,
-        placement=for_database(database_url) if pin_cpus else None,
+        work_cpu=for_database(database_url) if pin_cpus else None,
     )
 
 

@@ -44,7 +44,7 @@ from slack_sdk.web import SlackResponse
 from commandpost.chat.slack import listeners as ls
 from commandpost.chat.slack.after_ack import AfterAck
 from commandpost.chat.slack.app import Deliverer, SlackSettings, web_client
-from commandpost.chat.slack.placement import Placement, pin_process
+from commandpost.chat.slack.placement import pin_process
 from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.core.policy import Policy
 from commandpost.scheduling import start_runner
@@ -74,7 +74,7 @@ class WorkSpec:
     run_deadlines: bool = True
     log_level: str = "WARNING"
     nice: int = WORK_NICE  # how much lower the work process's CPU priority is (see work_main)
-    placement: Placement | None = None  # the CPUs of the front and of the work process
+    work_cpu: int | None = None  # the CPU the work process is pinned to (placement.py)
 
 
 # ------------------------------------------------------------------------------ the front
@@ -304,8 +304,8 @@ def work_main(conn: Connection, spec: WorkSpec) -> None:
     # work-process CPU against 21.1-22.1 s at 1 ms, with the incidents recorded as soon).
     sys.setswitchinterval(SWITCH_INTERVAL)
     _lower_priority(spec.nice)
-    if spec.placement is not None:
-        pin_process({spec.placement.work})  # before any thread starts: they all inherit it
+    if spec.work_cpu is not None:
+        pin_process({spec.work_cpu})  # before any thread starts: they all inherit it
     ctx = spec.context(spec)
     deliverer = Deliverer(ctx, interval=spec.deliver_every).start()
     ctx.hand_over = deliverer.hand_over
