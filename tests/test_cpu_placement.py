@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from commandpost.chat.slack.placement import work_cpu
+from commandpost.chat.slack.workproc import PINNED_NICE, WORK_NICE
 from commandpost.core.policy import Policy
 from commandpost.serving import build_server
 from commandpost.settings import Settings
@@ -88,16 +89,20 @@ def test_served_split_on_sqlite_the_work_runs_on_its_own_cpu_and_the_front_anywh
     with served(db_url, policy, work_process=True, pin_cpus=True) as env:
         assert env.server.work is not None
         spot = env.server.work.spec.work_cpu
-        work = affinities(env.server.work._process.pid)
-        front = affinities(os.getpid())
+        pid = env.server.work._process.pid
+        work, front = affinities(pid), affinities(os.getpid())
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
         # The front is never pinned: it takes whichever core is idle.
         assert front and all(cpus == set(ALLOWED) for cpus in front.values())
         if not sqlite(db_url):
-            # PostgreSQL's own processes may share the cores: the kernel places ours.
+            # PostgreSQL's own processes may share the cores: the kernel places ours, and
+            # the work process yields any core to the acks.
             assert spot is None
             assert all(cpus == set(ALLOWED) for cpus in work.values())
+            assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + WORK_NICE)
             return
         assert spot == ALLOWED[-1]
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, ours + PINNED_NICE)
         assert len(work) > 1 and all(cpus == {spot} for cpus in work.values())
         # It still serves: a command is acked and answered.
         assert env.slack.command("help", user="U0ALICE").status == 200
@@ -117,6 +122,9 @@ def test_serve_pins_on_sqlite_by_default_and_the_setting_turns_it_off(
             )
             assert server.work is not None
             assert server.work.spec.work_cpu == expected
+            # On a CPU of its own the work process lowers its priority less.
+            lowered = Settings().work_nice if expected is None else PINNED_NICE
+            assert server.work.spec.nice == lowered
             server.ctx.engine.dispose()
         monkeypatch.delenv("COMMANDPOST_PIN_CPUS")
         assert Settings().pin_cpus is True

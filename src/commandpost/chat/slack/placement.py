@@ -4,7 +4,8 @@ The work process is bound by its interpreter lock, so it runs Python on one core
 anyway; what the kernel's freedom to move its threads buys is the lock handed between
 threads on different cores, and caches refilled at every move. The front (the acks) is left
 free, so that it can take whichever core is idle, the work process's too when that waits.
-Measured in the burst on two cores (bench/slack_ack.py, four alternated rounds, stop 20),
+Measured in the burst on two cores (bench/slack_ack.py, four alternated rounds, stop 20, the
+work process at nice 19; workproc.PINNED_NICE says why it is 5 now),
 this against the kernel placing both processes and against pinning the front to the other CPU
 as well (stop 19's way):
 

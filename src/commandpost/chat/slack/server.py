@@ -29,6 +29,7 @@ from commandpost.chat.slack.placement import for_database
 from commandpost.chat.slack.port import SlackChat
 from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.chat.slack.workproc import (
+    PINNED_NICE,
     WORK_NICE,
     Forwarding,
     ForwardingHandler,
@@ -276,7 +277,9 @@ def work_spec(
 ) -> WorkSpec:
     """What the work process builds its context from: by default Slack's alone (`context`
     wires more, such as Teams beside it). `pin_cpus`: on SQLite, the work process on a CPU
-    of its own where there are two, the front free (chat/slack/placement.py)."""
+    of its own where there are two, the front free (chat/slack/placement.py), and its `nice`
+    at most PINNED_NICE there."""
+    work_cpu = for_database(database_url) if pin_cpus else None
     return WorkSpec(
         database_url=database_url,
         policy=policy,
@@ -285,8 +288,8 @@ def work_spec(
         settings=app_settings,
         deliver_every=deliver_every,
         log_level=log_level,
-        nice=nice,
-        work_cpu=for_database(database_url) if pin_cpus else None,
+        nice=nice if work_cpu is None else min(nice, PINNED_NICE),
+        work_cpu=work_cpu,
     )
 
 
