@@ -5,9 +5,9 @@ anyway; what the kernel's freedom to move its threads buys is the lock handed be
 threads on different cores, and caches refilled at every move. The front (the acks) is left
 free, so that it can take whichever core is idle, the work process's too when that waits.
 Measured in the burst on two cores (bench/slack_ack.py, four alternated rounds, stop 20, the
-work process at nice 19; workproc.PINNED_NICE says why it is 5 now),
-this against the kernel placing both processes and against pinning the front to the other CPU
-as well (stop 19's way):
+work process at nice 19 in all three arms; workproc.PINNED_NICE says why pinned it is now 5),
+against the kernel placing both processes and against the front pinned to the other CPU as
+well (stop 19's way):
 
     work process CPU a request   5.4-7.4 ms   against 7.8-9.1 ms and 7.1-9.5 ms
     channel ready p99            2.8-3.7 s    against 3.6-5.0 s and 3.3-3.7 s
@@ -16,7 +16,8 @@ as well (stop 19's way):
 
 The front pinned too acked fastest (p99 12-23 ms against 19-31 ms; the bare app was pinned
 in that arm too), but its core then stood idle whenever it had no request, and the work could
-not use it.
+not use it. With the work at nice 0, both pinned readied channels sooner (p99 1.6-2.7 s in six
+runs) but the ack p99 was 1.96x the bare app's in one of them.
 
 A pinned process cannot move off its core when something else keeps that core busy. So it is
 not done on PostgreSQL, whose server often shares the cores (pairs there were mixed), and on
