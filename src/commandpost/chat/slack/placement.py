@@ -58,7 +58,7 @@ def pin_process(cpus: Collection[int]) -> bool:
     inherit it). False, with a warning, if it could not be done: the process then runs
     wherever the kernel puts it, which is slower but correct."""
     try:
-        os.sched_setaffinity(0, cpus)  # this thread, and what it starts from now on
+        # This thread among them: what it starts from now on inherits it.
         for tid in [int(entry.name) for entry in _THREADS.iterdir()]:
             try:
                 os.sched_setaffinity(tid, cpus)
