@@ -25,12 +25,13 @@ p99 ack <= 1.5x the bare app's p99 and < 300 ms; declare-to-ready p99 < 2 s.
 Missing a target is printed, not an error: the exit status is 0 unless the run itself broke.
 
 Each app runs in its own child process (this script, re-run with `--child`), as it would in
-production: the client's threads and the fake Slack stay in this process and do not compete
-for the app's GIL. Both apps are served the same way (waitress, 8 threads, port 0). Command
-Post is served as `serve` serves it over HTTP: the acks in that process, the work after them
-in a work process it starts (chat/slack/workproc.py), on SQLite pinned to a CPU of its own as
-`serve` pins it (chat/slack/placement.py; the served process and the bare app are not pinned);
-`--one-process` serves it as `serve --one-process` does.
+production; so does the fake Slack (bench/remote_fake.py), as Slack's servers are not in the
+process that sends Slack's requests. The client's threads stay in this process and compete
+for no app's interpreter lock, nor the fake's. Both apps are served the same way (waitress,
+8 threads, port 0). Command Post is served as `serve` serves it over HTTP: the acks in that
+process, the work after them in a work process it starts (chat/slack/workproc.py), on SQLite
+pinned to a CPU of its own as `serve` pins it (chat/slack/placement.py; the served process and
+the bare app are not pinned); `--one-process` serves it as `serve --one-process` does.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ if str(ROOT) not in sys.path:
 
 from child_app import app_process, cpu_seconds, cpu_used, postgres_database, profiled  # noqa: E402
 from keepalive import KeepAlive  # noqa: E402
-from tests.fakeslack import Call, FakeSlack  # noqa: E402
+from remote_fake import RemoteFake  # noqa: E402
+from tests.fakeslack import Call  # noqa: E402
 from tests.slackreq import SECRET, Reply, SlackClient  # noqa: E402
 
 USER = "U0ALICE"  # alice: incident commander, paged on every declare, so she may note/status
@@ -204,7 +206,7 @@ def plan(requests: int, seed: int, *, declarations_only: bool = False) -> list[I
 class Workload:
     """Turns items into command texts and channels; tracks which incident channels are ready."""
 
-    def __init__(self, fake: FakeSlack, *, seed: int, wait_ready: bool) -> None:
+    def __init__(self, fake: RemoteFake, *, seed: int, wait_ready: bool) -> None:
         self.fake = fake
         self.wait_ready = wait_ready
         self._rng = random.Random(seed + 1)
@@ -217,10 +219,7 @@ class Workload:
         """Incident channels whose summary is pinned (re-read from the fake every 20 ms)."""
         with self._lock:
             if time.monotonic() - self._checked > 0.02 or not self._ready:
-                # list() of a dict's values runs without a thread switch in CPython, so this
-                # reads the fake's state without its private lock.
-                channels = list(self.fake.channels.values())
-                self._ready = [c.id for c in channels if c.name.startswith("inc-") and c.pins]
+                self._ready = self.fake.pinned_incident_channels()
                 self._checked = time.monotonic()
             return list(self._ready)
 
@@ -279,7 +278,7 @@ def run(
 
 
 # --------------------------------------------------------------------------- measurements
-def calls_before_last_pin(fake: FakeSlack) -> Counter[str]:
+def calls_before_last_pin(fake: RemoteFake) -> Counter[str]:
     """Slack calls by method that arrived before the last pin ended: the calls the app made
     while channels were still being opened, which compete with the openings for its CPU."""
     pins = fake.calls("pins.add", ok=True)
@@ -295,7 +294,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def create_times(fake: FakeSlack, declares: Sequence[Sample]) -> list[float]:
+def create_times(fake: RemoteFake, declares: Sequence[Sample]) -> list[float]:
     """Seconds from sending each declare to the start of its conversations.create: the part
     of declare-to-ready spent before Slack is first asked (the work and the outbox queue)."""
     starts = {
@@ -325,7 +324,7 @@ def recorded_times(engine: Engine, declares: Sequence[Sample]) -> list[float]:
     return out
 
 
-def ready_times(fake: FakeSlack, declares: Sequence[Sample]) -> dict[str, float | None]:
+def ready_times(fake: RemoteFake, declares: Sequence[Sample]) -> dict[str, float | None]:
     """Per declare slug: seconds from sending to the end of the channel's last set-up call
     (create, invites, pin), or None if the channel never got pinned."""
     created: dict[str, Call] = {}
@@ -429,11 +428,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     items = plan(args.requests, args.seed, declarations_only=args.declarations_only)
     counts = {k: sum(1 for i in items if i.kind == k) for k in ("declare", "status", "note")}
 
-    with tempfile.TemporaryDirectory(prefix="slack-ack-") as tmp, FakeSlack() as fake:
-        fake.add_channel("incidents")
-        fake.add_channel("general", channel_id=GENERAL)
-        fake.set_latency(args.latency_ms / 1000)
-
+    channels = [("incidents", None), ("general", GENERAL)]
+    with (
+        tempfile.TemporaryDirectory(prefix="slack-ack-") as tmp,
+        RemoteFake(latency=args.latency_ms / 1000, channels=channels) as fake,
+    ):
         token = fake.token or "xoxb-bench"
         # 1. The bare Bolt app: the same requests, ack() only.
         with app_process(__file__, "bare", api_url=fake.base_url, token=token) as bare_app:
@@ -468,6 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 started = time.monotonic()
                 before, here = cpu_seconds(app.pid), time.process_time()
+                fake_before = cpu_seconds(fake.pid)
                 with profiled(app.pid, args.py_spy):
                     real = run(
                         client,
@@ -478,15 +478,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     sent_in = time.monotonic() - started
                     burst_cpu = cpu_used(before, cpu_seconds(app.pid))
                     burst_here = time.process_time() - here
+                    burst_fake = sum(cpu_used(fake_before, cpu_seconds(fake.pid)).values())
                     declares = [s for s in real if s.kind == "declare"]
                     pinned = settle(
-                        lambda: len(fake.calls("pins.add", ok=True)) >= len(declares),
+                        lambda: fake.count("pins.add", ok=True) >= len(declares),
                         args.settle,
                     )
                 drained = settle(lambda: outbox_left(engine) == 0, args.settle)
                 drained_in = time.monotonic() - started - sent_in
                 run_cpu = cpu_used(before, cpu_seconds(app.pid))
                 run_here = time.process_time() - here
+                run_fake = sum(cpu_used(fake_before, cpu_seconds(fake.pid)).values())
                 ready = ready_times(fake, declares)
                 to_create = create_times(fake, declares)
                 to_record = recorded_times(engine, declares)
@@ -566,7 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     work_burst = sum(v for pid, v in burst_cpu.items() if pid != front)
     work_run = sum(v for pid, v in run_cpu.items() if pid != front)
     print(f"  {'Command Post, work process':<48}{work_burst:8.1f}{work_run:12.1f}")
-    print(f"  {'this process (client and fake Slack)':<48}{burst_here:8.1f}{run_here:12.1f}")
+    print(f"  {'this process (the client)':<48}{burst_here:8.1f}{run_here:12.1f}")
+    print(f"  {'the fake Slack (its own process)':<48}{burst_fake:8.1f}{run_fake:12.1f}")
     print(f"  work process CPU per request, whole run: {work_run / len(real) * 1000:.1f} ms")
     print("\ntargets")
     print(
