@@ -69,32 +69,33 @@ def test_sqlite_writers_of_one_process_take_turns_in_arrival_order() -> None:
 
 
 def test_urgent_writers_go_ahead_of_routine_ones_waiting() -> None:
-    """A person's urgent write (a declaration) first, then the urgent follow-up of earlier
-    ones (opening a channel), then routine writes; first come first served within each."""
+    """Urgent writes (a declaration, opening the channel of an earlier one) first, then
+    routine ones; first come first served within each."""
     import threading
     import time
+    from contextlib import nullcontext
 
-    from commandpost.storage.engine import FOLLOW_UP, PERSON, _WriterQueue, urgent_writes
+    from commandpost.storage.engine import _WriterQueue, urgent_writes
 
     queue = _WriterQueue()
     order: list[str] = []
     threads = []
 
-    def write(name: str, priority: int) -> None:
-        with urgent_writes(priority), queue.turn():
+    def write(name: str, urgent: bool) -> None:
+        with urgent_writes() if urgent else nullcontext(), queue.turn():
             order.append(name)
 
     waiting = (
-        ("note 1", 0),
-        ("open channel 1", FOLLOW_UP),
-        ("note 2", 0),
-        ("declare 1", PERSON),
-        ("open channel 2", FOLLOW_UP),
-        ("declare 2", PERSON),
+        ("note 1", False),
+        ("open channel 1", True),
+        ("note 2", False),
+        ("declare 1", True),
+        ("open channel 2", True),
+        ("declare 2", True),
     )
     with queue.turn():
-        for name, priority in waiting:
-            thread = threading.Thread(target=write, args=(name, priority))
+        for name, urgent in waiting:
+            thread = threading.Thread(target=write, args=(name, urgent))
             thread.start()
             threads.append(thread)
             deadline = time.monotonic() + 5
@@ -104,10 +105,10 @@ def test_urgent_writers_go_ahead_of_routine_ones_waiting() -> None:
     for thread in threads:
         thread.join(5)
     assert order == [
-        "declare 1",
-        "declare 2",
         "open channel 1",
+        "declare 1",
         "open channel 2",
+        "declare 2",
         "note 1",
         "note 2",
     ]

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import nullcontext
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from commandpost.service.ports import SystemClock
 from commandpost.storage import models as m
-from commandpost.storage.engine import (
-    _WRITERS,
-    FOLLOW_UP,
-    PERSON,
-    make_engine,
-    transaction,
-    urgent_writes,
-)
+from commandpost.storage.engine import _WRITERS, make_engine, transaction, urgent_writes
 
 
 def queued(engine: Engine) -> int:
@@ -32,15 +26,15 @@ def test_a_declaration_goes_ahead_of_notes_waiting_on_either_database(db_url: st
     engine = make_engine(db_url)
     clock = SystemClock()
     waiting = (
-        ("note-1", 0),
-        ("open-1", FOLLOW_UP),
-        ("note-2", 0),
-        ("declare-1", PERSON),
-        ("declare-2", PERSON),
+        ("note-1", False),
+        ("open-1", True),
+        ("note-2", False),
+        ("declare-1", True),
+        ("declare-2", True),
     )
 
-    def write(name: str, priority: int) -> None:
-        with urgent_writes(priority), transaction(engine) as session:
+    def write(name: str, urgent: bool) -> None:
+        with urgent_writes() if urgent else nullcontext(), transaction(engine) as session:
             # Stamped once the turn is taken: the stamps give the order the turns came in.
             session.add(m.SlackEvent(event_id=name, received_at=clock.now()))
 
@@ -48,8 +42,8 @@ def test_a_declaration_goes_ahead_of_notes_waiting_on_either_database(db_url: st
     try:
         with transaction(engine) as holding:  # the turn is taken: the writes below queue
             holding.add(m.SlackEvent(event_id="first", received_at=clock.now()))
-            for name, priority in waiting:
-                thread = threading.Thread(target=write, args=(name, priority))
+            for name, urgent in waiting:
+                thread = threading.Thread(target=write, args=(name, urgent))
                 thread.start()
                 threads.append(thread)
                 deadline = time.monotonic() + 10
@@ -64,9 +58,9 @@ def test_a_declaration_goes_ahead_of_notes_waiting_on_either_database(db_url: st
         engine.dispose()
     assert [r.event_id for r in rows] == [
         "first",
+        "open-1",
         "declare-1",
         "declare-2",
-        "open-1",
         "note-1",
         "note-2",
     ]

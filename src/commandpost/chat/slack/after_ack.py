@@ -9,10 +9,12 @@ from collections import deque
 from contextlib import nullcontext
 
 from commandpost.chat.slack import listeners as ls
+from commandpost.chat.slack.precedence import Precedence
 from commandpost.service.origin import carried
 from commandpost.storage.engine import urgent_writes
 
 log = logging.getLogger(__name__)
+ROUTINE, URGENT, REPLY = "routine", "urgent", "reply"  # the three pools
 
 
 class AfterAck:
@@ -24,22 +26,32 @@ class AfterAck:
     each kind, first come, first served; work given the same `key` (the commands of one
     incident) also runs in that order, one at a time: on a pool, two notes typed a moment
     apart could otherwise be recorded the other way round.
+
+    Urgent work counts in `precedence` from when it is submitted until it ends, and routine
+    work waits there for it before it starts (see precedence.py). Replies do not wait: a
+    person is waiting for them.
     """
 
     def __init__(
-        self, threads: int = 8, *, urgent_threads: int = 4, reply_threads: int = 4
+        self,
+        threads: int = 8,
+        *,
+        urgent_threads: int = 4,
+        reply_threads: int = 4,
+        precedence: Precedence | None = None,
     ) -> None:
+        self.precedence = precedence or Precedence()
         self._routine: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
         self._urgent: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
         self._replies: queue.SimpleQueue[ls.Work | None] = queue.SimpleQueue()
         pools = (
-            (self._routine, False, "slack-work", threads),
-            (self._urgent, True, "slack-urgent", urgent_threads),
-            (self._replies, False, "slack-reply", reply_threads),
+            (self._routine, ROUTINE, "slack-work", threads),
+            (self._urgent, URGENT, "slack-urgent", urgent_threads),
+            (self._replies, REPLY, "slack-reply", reply_threads),
         )
         self._threads = [
-            threading.Thread(target=self._run, args=(q, urgent), name=f"{name}-{n}", daemon=True)
-            for q, urgent, name, count in pools
+            threading.Thread(target=self._run, args=(q, kind), name=f"{name}-{n}", daemon=True)
+            for q, kind, name, count in pools
             for n in range(count)
         ]
         self._lock = threading.Lock()
@@ -55,6 +67,8 @@ class AfterAck:
         # A thread starts with no context: the work takes its origin along (service.origin).
         waiting = self._queue(urgent=urgent, reply=reply)
         work = carried(work)
+        if urgent and not reply:
+            work = self.precedence.counted(work)
         if not key:
             waiting.put(work)
             return
@@ -90,11 +104,12 @@ class AfterAck:
     def _queue(self, *, urgent: bool, reply: bool) -> queue.SimpleQueue[ls.Work | None]:
         return self._replies if reply else self._urgent if urgent else self._routine
 
-    @staticmethod
-    def _run(waiting: queue.SimpleQueue[ls.Work | None], urgent: bool) -> None:
+    def _run(self, waiting: queue.SimpleQueue[ls.Work | None], kind: str) -> None:
         while (work := waiting.get()) is not None:
+            if kind == ROUTINE:
+                self.precedence.wait_turn()
             try:
-                with urgent_writes() if urgent else nullcontext():
+                with urgent_writes() if kind == URGENT else nullcontext():
                     work()
             except Exception:
                 log.exception("work after an ack failed")

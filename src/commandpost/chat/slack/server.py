@@ -27,6 +27,7 @@ from commandpost.chat.slack.app import (
 )
 from commandpost.chat.slack.placement import for_database
 from commandpost.chat.slack.port import SlackChat
+from commandpost.chat.slack.precedence import Precedence
 from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.chat.slack.workproc import (
     PINNED_NICE,
@@ -112,8 +113,11 @@ class SlackServer:
         self.work = WorkProcess(work) if work is not None else None
         self.forwarding = Forwarding()
         # Split, the work process delivers (and has its own deliverer); here, this one does.
-        self.deliverer = Deliverer(ctx, interval=deliver_every) if work is None else None
-        self.after_ack = AfterAck() if work is None else None
+        first = Precedence()  # the deliverer's and the work's: openings hold back notes
+        self.deliverer = (
+            Deliverer(ctx, interval=deliver_every, precedence=first) if work is None else None
+        )
+        self.after_ack = AfterAck(precedence=first) if work is None else None
         if self.deliverer is not None:
             ctx.hand_over = self.deliverer.hand_over
         self.app = build_app(

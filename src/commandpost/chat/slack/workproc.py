@@ -45,6 +45,7 @@ from commandpost.chat.slack import listeners as ls
 from commandpost.chat.slack.after_ack import AfterAck
 from commandpost.chat.slack.app import Deliverer, SlackSettings, web_client
 from commandpost.chat.slack.placement import pin_process
+from commandpost.chat.slack.precedence import Precedence
 from commandpost.chat.slack.webclient import PooledWebClient
 from commandpost.core.policy import Policy
 from commandpost.scheduling import start_runner
@@ -313,9 +314,10 @@ def work_main(conn: Connection, spec: WorkSpec) -> None:
     if spec.work_cpu is not None:
         pin_process({spec.work_cpu})  # before any thread starts: they all inherit it
     ctx = spec.context(spec)
-    deliverer = Deliverer(ctx, interval=spec.deliver_every).start()
+    precedence = Precedence()
+    deliverer = Deliverer(ctx, interval=spec.deliver_every, precedence=precedence).start()
     ctx.hand_over = deliverer.hand_over
-    after_ack = AfterAck()
+    after_ack = AfterAck(precedence=precedence)
     listeners = ls.Listeners(ctx=ctx, kick=deliverer.kick, later=after_ack.submit)
     table = {(r.kind, r.key): r.run for r in ls.routes(listeners)}
     given = web_client(spec.slack)
