@@ -55,8 +55,8 @@ class Env:
 
 
 def stored_channel(fake: FakeSlack, engine: Engine) -> m.SlackChannel:
-    """The one incident channel's row. It is written beside the pin, not before it: a test
-    that saw the pin waits here for the row."""
+    """The one incident channel's row (written before anyone is invited or the summary is
+    pinned; a test that looks earlier waits here for it)."""
 
     def rows() -> list[m.SlackChannel]:
         with Session(engine) as s:

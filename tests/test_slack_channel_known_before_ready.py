@@ -1,0 +1,63 @@
+"""Nobody is invited into a new incident channel, and its summary is not pinned, before
+Command Post has written the channel down as the incident's: a command typed there the moment
+it looks ready must be taken as the incident's, not answered "works only in an incident
+channel" (and that miss remembered for a few seconds)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from commandpost.storage import models as m
+from commandpost.storage.engine import transaction
+
+from .slacke2e import ALICE, Env
+from .slacke2e import env as env
+
+HOLD = 1.5  # seconds the database's writer is held while the channel is being opened
+
+
+def test_the_channel_is_known_before_anyone_is_invited_or_the_card_pinned(env: Env) -> None:
+    engine = env.server.ctx.engine
+    # The channel is created half a second after the declaration commits: time enough to
+    # take the writer's turn first, so the channel's row cannot be written until we let go.
+    env.fake.set_latency(0.5, "conversations.create")
+    reply = env.slack.command('declare sev1 harmful_content "Leaks order history"', user=ALICE)
+    assert reply.status == 200
+    deadline = time.monotonic() + 10
+    while env.count(m.Incident) == 0:
+        assert time.monotonic() < deadline, "the declaration was never recorded"
+        time.sleep(0.01)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_writer() -> None:
+        with transaction(engine):
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold_the_writer)
+    holder.start()
+    try:
+        assert held.wait(10)
+        env.fake.wait_for_calls("conversations.create", timeout=10)
+        time.sleep(HOLD)  # create answered long ago; post, invite and pin would be done
+        assert env.count(m.SlackChannel) == 0
+        assert env.fake.calls("conversations.invite") == []
+        assert env.fake.calls("pins.add") == []
+    finally:
+        release.set()
+        holder.join(10)
+    (pin,) = env.fake.wait_for_calls("pins.add", timeout=10)
+    channel = str(pin.params["channel"])
+    note = env.slack.command(
+        "note typed the moment the card was pinned", user=ALICE, channel=channel
+    )
+    assert note.status == 200
+    assert "incident channel" not in note.text
+    env.fake.wait_for(
+        lambda f: any(
+            "typed the moment" in str(c.params.get("text", ""))
+            for c in f.calls("chat.postMessage", ok=True)
+        ),
+        timeout=10,
+    )
