@@ -144,7 +144,8 @@ def urgent_writes() -> Iterator[None]:
     opened later (stop 21, bench/slack_ack.py alternated, routine work waiting for both as
     chat/slack/precedence.py has it: channel ready p50 2.0-2.7 s in six runs against
     1.6-2.3 s in nine in this order; p99 2.2-2.8 s, median 2.45 s, against 1.9-3.0 s,
-    median 2.5 s)."""
+    median 2.5 s; taken while most of the bench's notes were refused at their ack, see
+    chat/slack/channel_setup.py)."""
     token = _URGENT.set(True)
     try:
         yield

@@ -13,7 +13,8 @@ Traced per thread in bench/slack_ack.py (stop 21), a declaration held SQLite's w
 declarations only, the other deliveries of the same incidents (three pages, an
 announcement, a reply, a card refresh) took 2.5 times the CPU of the openings. Four runs
 alternated with this stop's starting code: channel ready p50 1.7-2.1 s, p99 2.1-2.4 s,
-against 2.1-2.5 s and 2.2-2.6 s.
+against 2.1-2.5 s and 2.2-2.6 s (before channel_setup.py waited for the channel's row, when
+most of the bench's notes were refused at their ack and so cost little).
 """
 
 from __future__ import annotations
