@@ -19,9 +19,10 @@ HOLD = 1.5  # seconds the database's writer is held while the channel is being o
 
 def test_the_channel_is_known_before_anyone_is_invited_or_the_card_pinned(env: Env) -> None:
     engine = env.server.ctx.engine
-    # The channel is created half a second after the declaration commits: time enough to
-    # take the writer's turn first, so the channel's row cannot be written until we let go.
-    env.fake.set_latency(0.5, "conversations.create")
+    # The channel is created two seconds after the declaration commits: time enough, on a
+    # busy machine too, to take the writer's turn first, so the channel's row cannot be
+    # written until we let go.
+    env.fake.set_latency(2.0, "conversations.create")
     reply = env.slack.command('declare sev1 harmful_content "Leaks order history"', user=ALICE)
     assert reply.status == 200
     deadline = time.monotonic() + 10
