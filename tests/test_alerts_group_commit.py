@@ -13,11 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from commandpost.core.alerts import AlertSource
-from commandpost.ingest.batch import GroupCommit
 from commandpost.service.alerts import AlertTally, IngestResult, Prepared, ingest_many, prepare
 from commandpost.service.context import Context
 from commandpost.storage import models as m
 from commandpost.storage.alert_models import AlertIncident
+from commandpost.storage.group_commit import GroupCommit
 
 from .alertsupport import ALL_TABLES, alertmanager, am_alert, open_incidents_by_fingerprint
 from .support import counts

@@ -5,14 +5,13 @@ channel" (and that miss remembered for a few seconds)."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 from commandpost.storage import models as m
-from commandpost.storage.engine import transaction
 
 from .slacke2e import ALICE, Env
 from .slacke2e import env as env
+from .writersupport import writer_held
 
 HOLD = 1.5  # seconds the database's writer is held while the channel is being opened
 
@@ -29,25 +28,12 @@ def test_the_channel_is_known_before_anyone_is_invited_or_the_card_pinned(env: E
     while env.count(m.Incident) == 0:
         assert time.monotonic() < deadline, "the declaration was never recorded"
         time.sleep(0.01)
-    held, release = threading.Event(), threading.Event()
-
-    def hold_the_writer() -> None:
-        with transaction(engine):
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold_the_writer)
-    holder.start()
-    try:
-        assert held.wait(10)
+    with writer_held(engine):
         env.fake.wait_for_calls("conversations.create", timeout=10)
         time.sleep(HOLD)  # create answered long ago; post, invite and pin would be done
         assert env.count(m.SlackChannel) == 0
         assert env.fake.calls("conversations.invite") == []
         assert env.fake.calls("pins.add") == []
-    finally:
-        release.set()
-        holder.join(10)
     (pin,) = env.fake.wait_for_calls("pins.add", timeout=10)
     channel = str(pin.params["channel"])
     note = env.slack.command(

@@ -5,7 +5,7 @@ Order of checks, each answered before anything is written:
 413 Content-Length over the policy's max_body_bytes · 401 bearer token · 413 body read past the
 max · 401 signature · 400 malformed, with the reason · 200 the ingestion's result, answered once
 the transaction holding the delivery (shared with those that arrived alongside it,
-`ingest.batch`) has committed.
+`storage.group_commit`) has committed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from commandpost.core.alerts import AlertSource
 from commandpost.errors import InvalidInput
 from commandpost.ingest import metrics
 from commandpost.ingest.auth import Verifier, secret_name, verifier_for
-from commandpost.ingest.batch import Arrival, GroupCommit
 from commandpost.ingest.http import (
     Refused,
     StartResponse,
@@ -33,6 +32,7 @@ from commandpost.ingest.http import (
 from commandpost.service.alerts import IngestResult, Prepared, ingest_many, prepare
 from commandpost.service.context import Context
 from commandpost.service.origin import acting_from
+from commandpost.storage.group_commit import Arrival, GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,13 @@ def alert_ingest_app(ctx: Context, settings: IngestSettings | None = None) -> WS
                 secret_name(auth),
             )
     # One per app: the deliveries its request threads take in share transactions.
-    commits = GroupCommit(lambda deliveries: _from_alerts(ctx, deliveries))
+    commits: GroupCommit[Prepared, IngestResult] = GroupCommit(
+        lambda deliveries: _from_alerts(ctx, deliveries)
+    )
 
-    def handle(environ: dict[str, Any], arrival: Arrival) -> tuple[AlertSource, dict[str, Any]]:
+    def handle(
+        environ: dict[str, Any], arrival: Arrival[Prepared, IngestResult]
+    ) -> tuple[AlertSource, dict[str, Any]]:
         name = str(environ.get("PATH_INFO", "")).removeprefix(PREFIX).strip("/")
         try:
             source = AlertSource(name)

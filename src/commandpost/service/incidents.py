@@ -2,14 +2,18 @@
 
 Declaring stores the policy snapshot, opens the channel, pages the roles for the severity
 and arms the SLA timers, all in one transaction (`declare`, for a person; `declare_in`, in a
-transaction the caller holds, for alert ingestion). The changes made to an incident after that
-(status, severity, updates, notes, evidence, resolve, close) live in `incident_changes`;
-they are re-exported here so that this module stays the one place callers import from.
+transaction the caller holds, for alert ingestion). Declarations made at the same moment
+share a transaction (storage.group_commit, see `declare`). The changes made to an incident
+after that (status, severity, updates, notes, evidence, resolve, close) live in
+`incident_changes`; they are re-exported here so that this module stays the one place
+callers import from.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
+import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +50,7 @@ from commandpost.service.incident_changes import (
 from commandpost.service.roles import holder, page_for_severity, page_role, write_new_pages
 from commandpost.storage import models as m
 from commandpost.storage.engine import transaction
+from commandpost.storage.group_commit import GroupCommit
 
 __all__ = [
     "Declaration",
@@ -118,9 +123,12 @@ def declare(ctx: Context, spec: Declaration, *, attempts: int = 5) -> m.Incident
     if not spec.title.strip():
         raise InvalidInput("an incident needs a title")
     person_or_refuse(ctx.policy, spec.declared_by)
+    # The caller's context goes along: its origin (service.origin) is what the audit trail
+    # records, whichever thread leads the transaction.
+    queued = _Queued(ctx, spec, contextvars.copy_context())
     for attempt in range(attempts):
         try:
-            return _declare_once(ctx, spec)
+            return _declarations(ctx.engine).ingest(queued)
         except IntegrityError:
             # Another replica took the same number; the whole declaration was rolled back.
             if attempt == attempts - 1:
@@ -128,9 +136,31 @@ def declare(ctx: Context, spec: Declaration, *, attempts: int = 5) -> m.Incident
     raise AssertionError("unreachable")
 
 
-def _declare_once(ctx: Context, spec: Declaration) -> m.Incident:
-    with transaction(ctx.engine) as session:
-        return declare_in(session, ctx, spec)
+@dataclass(frozen=True)
+class _Queued:
+    ctx: Context
+    spec: Declaration
+    caller: contextvars.Context
+
+
+_DECLARING: weakref.WeakKeyDictionary[Engine, GroupCommit[_Queued, m.Incident]] = (
+    weakref.WeakKeyDictionary()
+)
+_DECLARING_LOCK = threading.Lock()
+
+
+def _declarations(engine: Engine) -> GroupCommit[_Queued, m.Incident]:
+    with _DECLARING_LOCK:
+        commits = _DECLARING.get(engine)
+        if commits is None:
+            # No wait for company: a batch is what queued while the one before it ran.
+            commits = _DECLARING[engine] = GroupCommit(_declare_many, gather=0.0)
+        return commits
+
+
+def _declare_many(batch: Sequence[_Queued]) -> list[m.Incident]:
+    with transaction(batch[0].ctx.engine) as session:
+        return [q.caller.run(declare_in, session, q.ctx, q.spec) for q in batch]
 
 
 def declare_in(

@@ -35,6 +35,7 @@ from commandpost.service.gate_outcomes import mark_contained
 from commandpost.service.notice_delivery import deliver_notice
 from commandpost.service.ports import ExecutionRequest, SettlingChat
 from commandpost.storage import models as m
+from commandpost.storage import small_writes
 from commandpost.storage.engine import read_connection, read_transaction, transaction
 
 log = logging.getLogger(__name__)
@@ -260,10 +261,8 @@ def _finish(ctx: Context, outcomes: list[tuple[int, dict[str, object]]]) -> None
     shapes: dict[tuple[str, ...], list[dict[str, object]]] = {}
     for item_id, values in outcomes:
         shapes.setdefault(tuple(sorted(values)), []).append({"item": item_id, **values})
-    with transaction(ctx.engine) as session:
-        db = session.connection()
-        for names, rows in shapes.items():
-            db.execute(_outcome_statement(names), rows)
+    # In one transaction with the other senders' outcomes and openings' writes meanwhile.
+    small_writes.write(ctx.engine, *((_outcome_statement(n), rows) for n, rows in shapes.items()))
 
 
 @functools.cache

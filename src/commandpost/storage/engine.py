@@ -153,6 +153,11 @@ def urgent_writes() -> Iterator[None]:
         _URGENT.reset(token)
 
 
+def writes_are_urgent() -> bool:
+    """Whether this thread's writes are `urgent_writes` here."""
+    return _URGENT.get()
+
+
 _WRITERS: weakref.WeakKeyDictionary[Engine, _WriterQueue] = weakref.WeakKeyDictionary()
 
 

@@ -28,7 +28,7 @@ from commandpost.chat.slack.slack_calls import checked, error_of, slack_call, to
 from commandpost.core.policy import Policy
 from commandpost.errors import DeliveryFailed
 from commandpost.service.ports import Clock
-from commandpost.storage.engine import transaction
+from commandpost.storage import small_writes
 
 _T = TypeVar("_T")
 
@@ -39,7 +39,8 @@ INVITE_BATCH = 100  # conversations.invite takes at most 100 users a call
 
 # The two writes of every set-up, as Core statements built once: through the ORM (a row
 # object, a read before the update) they cost 1.5-2.0 ms of CPU each in a burst, measured
-# with thread_time, about a fifth of an opening's.
+# with thread_time, about a fifth of an opening's. They share transactions with the other
+# openings' (storage.small_writes).
 _REMEMBER = insert(views.SLACK_CHANNELS)
 _NOTE_TS = (
     update(views.SLACK_CHANNELS)
@@ -137,8 +138,7 @@ class ChannelSetup:
     def _remember(self, incident_id: str, name: str, channel: str) -> None:
         now = self.clock.now()
         row = {"incident_id": incident_id, "name": name, "channel_id": channel, "created_at": now}
-        with transaction(self.engine) as session:
-            session.connection().execute(_REMEMBER, row)
+        small_writes.write(self.engine, (_REMEMBER, row))
 
     def _pin_summary(
         self,
@@ -171,9 +171,8 @@ class ChannelSetup:
     def _note_summary(self, incident_id: str, ts: str, remembered: Future[None] | None) -> None:
         if remembered is not None:
             remembered.result()  # the channel's row first
-        with transaction(self.engine) as session:
-            noted = session.connection().execute(_NOTE_TS, {"incident": incident_id, "ts": ts})
-            assert noted.rowcount == 1, f"no channel row for {incident_id}"
+        (noted,) = small_writes.write(self.engine, (_NOTE_TS, {"incident": incident_id, "ts": ts}))
+        assert noted == 1, f"no channel row for {incident_id}"
 
     def _create(self, name: str) -> tuple[str, str]:
         for candidate in candidate_names(name):

@@ -1,21 +1,23 @@
-"""Group commit: deliveries that arrive while one transaction runs share the next one.
+"""Group commit: writes that arrive while one transaction runs share the next one.
 
-Each request thread queues its parsed delivery and waits. Whichever waiting thread finds no
-transaction running leads: it takes everything queued (its own delivery among it), runs
-`ingest_many` in one transaction, hands each thread its own result, and steps down; the
-others wake, and one still waiting leads the next batch. A storm so pays one commit (and one
-read of its fingerprints) per batch, not per delivery.
+Each thread queues its item (an alert delivery, a declaration, a small write) and waits.
+Whichever waiting thread finds no transaction running leads: it takes everything queued (its
+own item among it), runs `run_many` in one transaction, hands each thread its own result, and
+steps down; the others wake, and one still waiting leads the next batch. A storm so pays one
+commit (and, for alerts, one read of its fingerprints) per batch, not per item.
 
 Before taking the queue, a leader waits, at most `gather` seconds, for the requests already
-being read and parsed (`arriving`) and for as many deliveries as the last batch held: without
-that, the first request back after a commit finds the queue empty of all but itself and
-commits alone, and batches alternate between one delivery and the rest (measured: most were
-of one). The wait adapts: when fewer senders come, the batch that timed out is smaller, and so
-is the next wait's aim; a lone sender's delivery goes straight in.
+being read and parsed (`arriving`, the alert endpoint's) and for as many items as the last
+batch held: without that, the first request back after a commit finds the queue empty of all
+but itself and commits alone, and batches alternate between one item and the rest
+(measured: most were of one). The wait adapts: when fewer senders come, the batch that timed
+out is smaller, and so is the next wait's aim; a lone sender's item goes straight in. Where
+nothing is read before an item is queued (declarations, small writes), `gather` is 0: a
+batch is what queued while the one before it ran.
 
-Each answer is given only after the transaction with its delivery committed. When a batch of
-several fails, each delivery is tried again alone, so a delivery that cannot be handled fails
-by itself and the rest are handled as if they had come one by one.
+Each answer is given only after the transaction with its item committed. When a batch of
+several fails, each item is tried again alone, so an item that cannot be handled fails by
+itself and the rest are handled as if they had come one by one.
 """
 
 from __future__ import annotations
@@ -26,55 +28,62 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-
-from commandpost.service.alerts import IngestResult, Prepared
+from typing import Generic, TypeVar, cast
 
 log = logging.getLogger(__name__)
 
-IngestMany = Callable[[Sequence[Prepared]], list[IngestResult]]
+T = TypeVar("T")  # what a thread queues
+R = TypeVar("R")  # what it gets back
 
 
 @dataclass
-class _Slot:
-    delivery: Prepared
+class _Slot(Generic[T, R]):
+    item: T
     wake: threading.Condition
     done: bool = False
     leads: bool = False  # chosen to lead the next batch
-    result: IngestResult | None = None
+    result: R | None = None
     error: BaseException | None = None
 
 
-class Arrival:
-    """A request on its way in; `ingest` its delivery, or leave (refused) without one."""
+class Arrival(Generic[T, R]):
+    """A request on its way in; `ingest` its item, or leave (refused) without one."""
 
-    def __init__(self, commits: GroupCommit) -> None:
+    def __init__(self, commits: GroupCommit[T, R]) -> None:
         self._commits = commits
         self.queued = False
 
-    def ingest(self, delivery: Prepared) -> IngestResult:
-        return self._commits.ingest(delivery, arrival=self)
+    def ingest(self, item: T) -> R:
+        return self._commits.ingest(item, arrival=self)
 
 
-class GroupCommit:
-    """Each waiter is woken for its own reason only: its delivery's result, or its turn to
+class GroupCommit(Generic[T, R]):
+    """Each waiter is woken for its own reason only: its item's result, or its turn to
     lead; the gathering leader for an arrival. Waking every waiter on every arrival (one
     shared condition) cost a storm more than its commits: eight threads taking turns at the
     GIL to find nothing changed for them."""
 
-    def __init__(self, ingest_many: IngestMany, *, gather: float = 0.004) -> None:
-        self._ingest_many = ingest_many
+    def __init__(
+        self, run_many: Callable[[Sequence[T]], list[R]], *, gather: float = 0.004
+    ) -> None:
+        self._run_many = run_many
         self._gather = gather
         self._lock = threading.Lock()
         self._gathering = threading.Condition(self._lock)  # the leader waits for arrivals
-        self._queued: list[_Slot] = []
+        self._queued: list[_Slot[T, R]] = []
         self._arriving = 0
         self._leading = False
         self._last = 1  # deliveries in the last batch: as many are waited for
 
+    def waiting(self) -> int:
+        """Items queued for the next batch (not those in the one running)."""
+        with self._lock:
+            return len(self._queued)
+
     @contextmanager
-    def arriving(self) -> Iterator[Arrival]:
+    def arriving(self) -> Iterator[Arrival[T, R]]:
         """Around a request's handling, from before its body is read: a leader waits for it."""
-        arrival = Arrival(self)
+        arrival: Arrival[T, R] = Arrival(self)
         with self._lock:
             self._arriving += 1
         try:
@@ -85,9 +94,9 @@ class GroupCommit:
                     self._arriving -= 1
                     self._gathering.notify()
 
-    def ingest(self, delivery: Prepared, *, arrival: Arrival | None = None) -> IngestResult:
-        """`delivery`'s result once its transaction committed (or its error)."""
-        slot = _Slot(delivery, threading.Condition(self._lock))
+    def ingest(self, item: T, *, arrival: Arrival[T, R] | None = None) -> R:
+        """`item`'s result once its transaction committed (or its error)."""
+        slot: _Slot[T, R] = _Slot(item, threading.Condition(self._lock))
         with self._lock:
             self._queued.append(slot)
             if arrival is not None and not arrival.queued:
@@ -115,12 +124,11 @@ class GroupCommit:
                 self._step_down(batch)
         if slot.error is not None:
             raise slot.error
-        assert slot.result is not None
-        return slot.result
+        return cast(R, slot.result)  # set with `done`
 
-    def _step_down(self, batch: list[_Slot]) -> None:
+    def _step_down(self, batch: list[_Slot[T, R]]) -> None:
         """Wake the batch's waiters with their results, and hand the lead to the oldest
-        delivery still queued (it came while this batch ran)."""
+        item still queued (it came while this batch ran)."""
         with self._lock:
             self._leading = False
             for waiting in batch:
@@ -129,22 +137,22 @@ class GroupCommit:
                 self._queued[0].leads = True
                 self._queued[0].wake.notify()
 
-    def _run(self, batch: list[_Slot]) -> None:
+    def _run(self, batch: list[_Slot[T, R]]) -> None:
         try:
-            self._settle(batch, self._ingest_many([s.delivery for s in batch]))
+            self._settle(batch, self._run_many([s.item for s in batch]))
             return
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error, batch[0].done = exc, True
                 return
-            log.warning("alert batch of %d failed (%s); handling each alone", len(batch), exc)
+            log.warning("a batch of %d failed (%s); handling each alone", len(batch), exc)
         for slot in batch:
             try:
-                self._settle([slot], self._ingest_many([slot.delivery]))
+                self._settle([slot], self._run_many([slot.item]))
             except Exception as exc:
                 slot.error, slot.done = exc, True
 
     @staticmethod
-    def _settle(batch: list[_Slot], results: list[IngestResult]) -> None:
+    def _settle(batch: list[_Slot[T, R]], results: list[R]) -> None:
         for slot, result in zip(batch, results, strict=True):
             slot.result, slot.done = result, True
