@@ -73,7 +73,7 @@ class GroupCommit(Generic[T, R]):
         self._queued: list[_Slot[T, R]] = []
         self._arriving = 0
         self._leading = False
-        self._last = 1  # deliveries in the last batch: as many are waited for
+        self._last = 1  # items in the last batch: as many are waited for
 
     def waiting(self) -> int:
         """Items queued for the next batch (not those in the one running)."""
