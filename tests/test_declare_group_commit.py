@@ -19,7 +19,7 @@ from commandpost.service.origin import acting_from
 from commandpost.storage import models as m
 
 from .support import declaration
-from .writersupport import commits_of, until, writer_held
+from .writersupport import commits_of, wait_until, writer_held
 
 ORIGINS = ("slack", "teams", "cli", "drill", "web")
 
@@ -51,7 +51,7 @@ def declare_together(
         for thread in threads:
             thread.start()
         # One leads and waits for the writer with what it took; the rest queue behind it.
-        until(lambda: incidents._declarations(ctx.engine).waiting() == len(titles) - 1)
+        wait_until(lambda: incidents.DECLARING.commits(ctx.engine).waiting() == len(titles) - 1)
         release()
         for thread in threads:
             thread.join(30)

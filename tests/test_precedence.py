@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -21,15 +20,9 @@ from commandpost.service.incidents import add_note
 from commandpost.service.ports import Clock
 
 from .support import declare_incident
+from .writersupport import wait_until
 
 SETTLE = 0.3  # seconds given to work that must not start, to show that it did not
-
-
-def wait_until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
 
 
 def test_counted_work_is_pending_until_it_ends_even_when_it_fails() -> None:

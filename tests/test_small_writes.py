@@ -12,9 +12,9 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert,
 from sqlalchemy.exc import IntegrityError
 
 from commandpost.storage import small_writes
-from commandpost.storage.engine import _WRITERS, make_engine, urgent_writes
+from commandpost.storage.engine import make_engine, urgent_writes
 
-from .writersupport import commits_of, until, writer_held
+from .writersupport import commits_of, wait_until, waiting_for_writer, writer_held
 
 SCRATCH = Table(
     "scratch_small_writes",
@@ -36,12 +36,8 @@ def engine(db_url: str) -> Iterator[Engine]:
         engine.dispose()
 
 
-def waiting_for_writer(engine: Engine) -> int:
-    return sum(len(line) for line in _WRITERS[engine]._lines)
-
-
 def queued(engine: Engine, *, urgent: bool = False) -> int:
-    return small_writes._commits(engine, urgent=urgent).waiting()
+    return small_writes.COMMITS.commits(engine, urgent=urgent).waiting()
 
 
 def rows(engine: Engine) -> dict[str, tuple[int, int]]:
@@ -76,9 +72,9 @@ def test_writes_made_together_share_a_transaction(engine: Engine) -> None:
     results: dict[str, object] = {}
     with writer_held(engine) as release:
         threads = [start(engine, "first", results)]
-        until(lambda: waiting_for_writer(engine) == 1)  # it leads, alone, and waits
+        wait_until(lambda: waiting_for_writer(engine) == 1)  # it leads, alone, and waits
         threads += [start(engine, f"w{n}", results) for n in range(5)]
-        until(lambda: queued(engine) == 5)
+        wait_until(lambda: queued(engine) == 5)
         release()
         for thread in threads:
             thread.join(10)
@@ -96,11 +92,11 @@ def test_urgent_writes_do_not_wait_in_a_routine_batch(engine: Engine) -> None:
     results: dict[str, object] = {}
     with writer_held(engine) as release:
         threads = [start(engine, "routine-lead", results)]
-        until(lambda: waiting_for_writer(engine) == 1)
+        wait_until(lambda: waiting_for_writer(engine) == 1)
         threads += [start(engine, "routine-next", results)]
-        until(lambda: queued(engine) == 1)
+        wait_until(lambda: queued(engine) == 1)
         threads += [start(engine, "urgent", results, urgent=True)]
-        until(lambda: waiting_for_writer(engine) == 2)  # its own batch, at the writer
+        wait_until(lambda: waiting_for_writer(engine) == 2)  # its own batch, at the writer
         release()
         for thread in threads:
             thread.join(10)
@@ -114,9 +110,9 @@ def test_a_write_that_fails_in_a_batch_fails_alone(engine: Engine) -> None:
     start(engine, "taken", results).join(10)
     with writer_held(engine) as release:
         threads = [start(engine, "first", results)]
-        until(lambda: waiting_for_writer(engine) == 1)
+        wait_until(lambda: waiting_for_writer(engine) == 1)
         threads += [start(engine, name, results) for name in ("a", "taken", "b")]
-        until(lambda: queued(engine) == 3)
+        wait_until(lambda: queued(engine) == 3)
         release()
         for thread in threads:
             thread.join(10)

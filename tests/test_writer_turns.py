@@ -7,19 +7,15 @@ chain's advisory lock, which is granted first come first served (storage.engine)
 from __future__ import annotations
 
 import threading
-import time
 from contextlib import nullcontext
 
-from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from commandpost.service.ports import SystemClock
 from commandpost.storage import models as m
-from commandpost.storage.engine import _WRITERS, make_engine, transaction, urgent_writes
+from commandpost.storage.engine import make_engine, transaction, urgent_writes
 
-
-def queued(engine: Engine) -> int:
-    return sum(len(line) for line in _WRITERS[engine]._lines)
+from .writersupport import wait_until, waiting_for_writer
 
 
 def test_a_declaration_goes_ahead_of_notes_waiting_on_either_database(db_url: str) -> None:
@@ -46,10 +42,11 @@ def test_a_declaration_goes_ahead_of_notes_waiting_on_either_database(db_url: st
                 thread = threading.Thread(target=write, args=(name, urgent))
                 thread.start()
                 threads.append(thread)
-                deadline = time.monotonic() + 10
-                while queued(engine) < len(threads):  # in line before the next one comes
-                    assert time.monotonic() < deadline, "a writer never queued for its turn"
-                    time.sleep(0.001)
+                # In line before the next one comes.
+                wait_until(
+                    lambda: waiting_for_writer(engine) >= len(threads),
+                    "a writer never queued for its turn",
+                )
         for thread in threads:
             thread.join(10)
         with transaction(engine) as session:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, event
 
-from commandpost.storage.engine import transaction
+from commandpost.storage.engine import _WRITERS, transaction
 
 
 @contextmanager
@@ -33,11 +33,17 @@ def writer_held(engine: Engine) -> Iterator[Callable[[], None]]:
         holder.join(10)
 
 
-def until(check: Callable[[], bool]) -> None:
+def wait_until(check: Callable[[], bool], what: str = "timed out") -> None:
+    """Until `check()` holds; fails with `what` after 10 seconds."""
     deadline = time.monotonic() + 10
     while not check():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, what
         time.sleep(0.005)
+
+
+def waiting_for_writer(engine: Engine) -> int:
+    """Threads of this process waiting for `engine`'s writer turn."""
+    return sum(len(line) for line in _WRITERS[engine]._lines)
 
 
 def commits_of(engine: Engine) -> list[int]:

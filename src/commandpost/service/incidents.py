@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextvars
 import json
-import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,7 +49,7 @@ from commandpost.service.incident_changes import (
 from commandpost.service.roles import holder, page_for_severity, page_role, write_new_pages
 from commandpost.storage import models as m
 from commandpost.storage.engine import transaction
-from commandpost.storage.group_commit import GroupCommit
+from commandpost.storage.group_commit import PerEngine
 
 __all__ = [
     "Declaration",
@@ -128,7 +127,7 @@ def declare(ctx: Context, spec: Declaration, *, attempts: int = 5) -> m.Incident
     queued = _Queued(ctx, spec, contextvars.copy_context())
     for attempt in range(attempts):
         try:
-            return _declarations(ctx.engine).ingest(queued)
+            return DECLARING.commits(ctx.engine).ingest(queued)
         except IntegrityError:
             # Another replica took the same number; the whole declaration was rolled back.
             if attempt == attempts - 1:
@@ -143,28 +142,16 @@ class _Queued:
     caller: contextvars.Context
 
 
-_DECLARING: weakref.WeakKeyDictionary[Engine, GroupCommit[_Queued, m.Incident]] = (
-    weakref.WeakKeyDictionary()
-)
-_DECLARING_LOCK = threading.Lock()
-
-
-def _declarations(engine: Engine) -> GroupCommit[_Queued, m.Incident]:
-    """Declarations made at the same moment, one transaction for them all. In a burst each
-    had waited for the database's writer alone, and the writer stood idle between them
-    (bench/slack_ack.py, stop 22: declarations recorded p50 1.46-1.72 s before, 0.98-1.70 s
-    after, seven runs and four; see also storage/small_writes.py)."""
-    with _DECLARING_LOCK:
-        commits = _DECLARING.get(engine)
-        if commits is None:
-            # No wait for company: a batch is what queued while the one before it ran.
-            commits = _DECLARING[engine] = GroupCommit(_declare_many, gather=0.0)
-        return commits
-
-
 def _declare_many(batch: Sequence[_Queued]) -> list[m.Incident]:
     with transaction(batch[0].ctx.engine) as session:
         return [q.caller.run(declare_in, session, q.ctx, q.spec) for q in batch]
+
+
+# Declarations made at the same moment, one transaction for them all. In a burst each had
+# waited for the database's writer alone, and the writer stood idle between them
+# (bench/slack_ack.py, stop 22: declarations recorded p50 1.46-1.72 s before, 0.98-1.70 s
+# after, seven runs and four; see also storage/small_writes.py).
+DECLARING: PerEngine[_Queued, m.Incident] = PerEngine(_declare_many)
 
 
 def declare_in(

@@ -25,10 +25,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
+
+from sqlalchemy import Engine
+
+from commandpost.storage.engine import writes_are_urgent
 
 log = logging.getLogger(__name__)
 
@@ -156,3 +161,29 @@ class GroupCommit(Generic[T, R]):
     def _settle(batch: list[_Slot[T, R]], results: list[R]) -> None:
         for slot, result in zip(batch, results, strict=True):
             slot.result, slot.done = result, True
+
+
+class PerEngine(Generic[T, R]):
+    """One GroupCommit per database engine and write priority, for writes that queue from
+    any thread (declarations, small writes). A batch takes the writer's turn at its leader's
+    priority, so an urgent item (`urgent_writes`) batches apart from routine ones and never
+    waits at their priority. No gather wait: a batch is what queued while the one before it
+    ran. `run_many` must find the engine in its items: a commit kept here must not hold its
+    engine (the dictionary's key) alive."""
+
+    def __init__(self, run_many: Callable[[Sequence[T]], list[R]]) -> None:
+        self._run_many = run_many
+        self._lock = threading.Lock()
+        self._commits: weakref.WeakKeyDictionary[Engine, dict[bool, GroupCommit[T, R]]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def commits(self, engine: Engine, *, urgent: bool | None = None) -> GroupCommit[T, R]:
+        """The GroupCommit for `engine` at `urgent` (by default, this thread's priority)."""
+        urgent = writes_are_urgent() if urgent is None else urgent
+        with self._lock:
+            by_priority = self._commits.setdefault(engine, {})
+            commits = by_priority.get(urgent)
+            if commits is None:
+                commits = by_priority[urgent] = GroupCommit(self._run_many, gather=0.0)
+            return commits

@@ -15,45 +15,30 @@ priority.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.sql import Executable
 
-from commandpost.storage.engine import transaction, writes_are_urgent
-from commandpost.storage.group_commit import GroupCommit
+from commandpost.storage.engine import transaction
+from commandpost.storage.group_commit import PerEngine
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 Step = tuple[Executable, Params]
-_Call = tuple[Engine, tuple[Step, ...]]  # the engine rides along: a commit kept per engine
-# must not hold its engine (the dictionary's key) alive
-
-_COMMITS: weakref.WeakKeyDictionary[Engine, dict[bool, GroupCommit[_Call, list[int]]]] = (
-    weakref.WeakKeyDictionary()
-)
-_LOCK = threading.Lock()
+_Call = tuple[Engine, tuple[Step, ...]]  # the engine rides along (see PerEngine)
 
 
 def write(engine: Engine, *steps: Step) -> list[int]:
     """Execute `steps` in order, in a transaction shared with the small writes of other
     threads made meanwhile; each step's rowcount, once that transaction has committed."""
-    return _commits(engine, urgent=writes_are_urgent()).ingest((engine, steps))
-
-
-def _commits(engine: Engine, *, urgent: bool) -> GroupCommit[_Call, list[int]]:
-    with _LOCK:
-        by_priority = _COMMITS.setdefault(engine, {})
-        commits = by_priority.get(urgent)
-        if commits is None:
-            # No wait for company: a batch is what queued while the one before it ran.
-            commits = by_priority[urgent] = GroupCommit(_run_many, gather=0.0)
-        return commits
+    return COMMITS.commits(engine).ingest((engine, steps))
 
 
 def _run_many(batch: Sequence[_Call]) -> list[list[int]]:
     with transaction(batch[0][0]) as session:
         db = session.connection()
         return [[db.execute(stmt, params).rowcount for stmt, params in steps] for _, steps in batch]
+
+
+COMMITS: PerEngine[_Call, list[int]] = PerEngine(_run_many)
