@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     policy: str = "./policy.yml"
     log_level: str = "INFO"
     # `serve` over HTTP: how much lower the work process's CPU priority is than the served
-    # process's (0-19, as `nice`), so acks win a busy core; at most 5 where the work process
+    # process's (0-19, as `nice`), so acks win a busy core; not lowered where the work process
     # is pinned to a CPU of its own (PINNED_NICE in chat/slack/workproc.py).
     work_nice: int = Field(default=19, ge=0, le=19)
     # `serve` over HTTP on SQLite: the work process on a CPU of its own where there are two or

@@ -5,7 +5,7 @@ anyway; what the kernel's freedom to move its threads buys is the lock handed be
 threads on different cores, and caches refilled at every move. The front (the acks) is left
 free, so that it can take whichever core is idle, the work process's too when that waits.
 Measured in the burst on two cores (bench/slack_ack.py, four alternated rounds, stop 20, the
-work process at nice 19 in all three arms; workproc.PINNED_NICE says why pinned it is now 5),
+work process at nice 19 in all three arms; workproc.PINNED_NICE says why pinned it is now 0),
 against the kernel placing both processes and against the front pinned to the other CPU as
 well (stop 19's way):
 

@@ -56,11 +56,13 @@ START_TIMEOUT = 60.0  # seconds for the work process to import, connect and say 
 STOP_TIMEOUT = 60.0  # seconds for it to finish the work already acked
 WORK_NICE = 19  # the default for `WorkSpec.nice` (COMMANDPOST_WORK_NICE)
 # At most this on a CPU of its own (placement.py): there the acks only meet it when they
-# spill onto its core, and at 19 it lost that core to them for most of a burst. Six runs at 5
-# against thirteen at 19 (stop 20, alternated): channel ready p99 2.4-3.3 s (median 2.8 s)
-# against 2.5-3.7 s (3.2 s), ack p99 0.66-1.25x the bare app's against 0.71-1.36x. At 0,
-# ready 1.7-3.1 s in six runs, but the ack p99 1.12-1.50x, at the target's edge.
-PINNED_NICE = 5
+# spill onto its core. Stop 20 chose 5 over 19 (channel ready p99 2.4-3.3 s against 2.5-3.7 s)
+# and over 0 (ready 1.7-3.1 s, ack p99 up to 1.50x the bare app's). Since declarations and
+# the openings' writes share transactions (stop 22) the work process keeps up with a burst
+# when it is not lowered: alternated runs of bench/slack_ack.py (stop 23), at 0 against 5,
+# ready p99 0.49-1.67 s (median 0.87 s, ten runs) against 1.55-2.59 s (1.88 s, eleven; four
+# over 2 s), and the ack p99 no slower: 21.3-33.9 ms (median 25.9) against 20.3-31.2 ms (26.0).
+PINNED_NICE = 0
 SWITCH_INTERVAL = 0.001  # seconds: the work process's interpreter switch interval
 RESTARTS = 5  # work processes replaced within RESTART_WINDOW before the front gives up
 RESTART_WINDOW = 60.0  # seconds
