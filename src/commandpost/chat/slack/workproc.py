@@ -60,10 +60,12 @@ WORK_NICE = 19
 # At most this on a CPU of its own (placement.py): there the acks only meet it when they
 # spill onto its core. Stop 20 chose 5 over 19 (channel ready p99 2.4-3.3 s against 2.5-3.7 s)
 # and over 0 (ready 1.7-3.1 s, ack p99 up to 1.50x the bare app's). Since declarations and
-# the openings' writes share transactions (stop 22) the work process keeps up with a burst
+# the openings' writes share transactions (stop 22) the work process often keeps up with a burst
 # when it is not lowered: alternated runs of bench/slack_ack.py (stop 23), at 0 against 5,
 # ready p99 0.49-1.67 s (median 0.87 s, ten runs) against 1.55-2.59 s (1.88 s, eleven; four
-# over 2 s), and the ack p99 no slower: 21.3-33.9 ms (median 25.9) against 20.3-31.2 ms (26.0).
+# over 2 s). The acks pay when it keeps up: in those runs their p99 was 21-34 ms (median 31)
+# against 22-27 ms (25) in the others, and the ack p99 was over 1.5x the bare app's in three
+# runs of seventeen at 0 (three of eleven at 5).
 PINNED_NICE = 0
 SWITCH_INTERVAL = 0.001  # seconds: the work process's interpreter switch interval
 RESTARTS = 5  # work processes replaced within RESTART_WINDOW before the front gives up
