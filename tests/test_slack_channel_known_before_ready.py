@@ -11,7 +11,7 @@ from commandpost.storage import models as m
 
 from .slacke2e import ALICE, Env
 from .slacke2e import env as env
-from .writersupport import writer_held
+from .writersupport import wait_until, writer_held
 
 HOLD = 1.5  # seconds the database's writer is held while the channel is being opened
 
@@ -24,10 +24,7 @@ def test_the_channel_is_known_before_anyone_is_invited_or_the_card_pinned(env: E
     env.fake.set_latency(2.0, "conversations.create")
     reply = env.slack.command('declare sev1 harmful_content "Leaks order history"', user=ALICE)
     assert reply.status == 200
-    deadline = time.monotonic() + 10
-    while env.count(m.Incident) == 0:
-        assert time.monotonic() < deadline, "the declaration was never recorded"
-        time.sleep(0.01)
+    wait_until(lambda: env.count(m.Incident) > 0, "the declaration was never recorded")
     with writer_held(engine):
         env.fake.wait_for_calls("conversations.create", timeout=10)
         time.sleep(HOLD)  # create answered long ago; post, invite and pin would be done
