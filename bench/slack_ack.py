@@ -279,11 +279,12 @@ def run(
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench") as pool:
         list(pool.map(warm, range(WARMUP)))
-        # The client's own collector is not the app's latency. Its heap (this script imports
-        # the app's modules) took a full collection of 50-100 ms early in the first timed run,
-        # which held every client thread and so the first requests to the bare app, timed
-        # first, at about 100 ms (stop 24): five to eight of the twenty requests that set the
-        # bare app's p99. So: collected and frozen before, no collection while timed.
+        # The client's own collector is not the app's latency. Its heap is large (this script
+        # imports the app's modules): full collections of 25-80 ms were measured here. The
+        # first requests of the first timed run, the bare app's, took about 100 ms, and did
+        # not with the collector off while timing (stop 24); two to eight of them were among
+        # the twenty that set the bare app's p99. So: collected and frozen before, no
+        # collection while timed.
         gc.collect()
         gc.freeze()
         gc.disable()

@@ -337,7 +337,7 @@ def work_main(conn: Connection, spec: WorkSpec) -> None:
     runner = start_runner(ctx, deliver=False) if spec.run_deadlines else None
     # What start-up built (modules, the app's tables, the policy) lives as long as the process:
     # out of the collector's way, a full collection no longer walks it. Measured in a burst
-    # (bench/slack_ack.py, stop 24): full collections of 120-180 ms, each holding every work
+    # (bench/slack_ack.py, stop 24): full collections of 100-180 ms, each holding every work
     # thread, and a declaration's recorded p99 of 138-253 ms against 50-124 ms frozen.
     gc.collect()
     gc.freeze()
