@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import hashlib
 import pstats
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from timing import best_of
 
 from commandpost.core.audit import (
     GENESIS_HASH,
@@ -72,21 +72,6 @@ def build_chain(n: int) -> list[AuditRecord]:
         records.append(record)
         prev = record.hash
     return records
-
-
-def best_of(repeats: int, fn: Callable[[], object]) -> float:
-    """The fastest of `repeats` runs, in seconds, with the collector off while timing."""
-    best = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        try:
-            began = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - began)
-        finally:
-            gc.enable()
-    return best
 
 
 def row(label: str, n: int, seconds: float, baseline: float | None = None) -> str:

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import pstats
 import random
 import sys
-import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
+
+from timing import best_of
 
 from commandpost.core.notice_lint import Channel, lint
 from commandpost.core.vocabulary import Severity
@@ -105,21 +104,6 @@ def facts_for(i: int, rng: random.Random, pii_share: float) -> dict[str, Any]:
         "contact": "support@example.com",
         "review_due": f"{day + 1} April 2026",
     }
-
-
-def best_of(repeats: int, fn: Callable[[], object]) -> float:
-    """The fastest of `repeats` runs, in seconds, with the collector off while timing."""
-    best = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        try:
-            began = time.perf_counter()
-            fn()
-            best = min(best, time.perf_counter() - began)
-        finally:
-            gc.enable()
-    return best
 
 
 def row(label: str, n: int, seconds: float) -> str:

@@ -39,7 +39,6 @@ serves it as `serve --one-process` does.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import math
 import random
@@ -79,6 +78,7 @@ from keepalive import KeepAlive  # noqa: E402
 from remote_fake import RemoteFake  # noqa: E402
 from tests.fakeslack import Call  # noqa: E402
 from tests.slackreq import SECRET, Reply, SlackClient  # noqa: E402
+from timing import collector_off  # noqa: E402
 
 USER = "U0ALICE"  # alice: incident commander, paged on every declare, so she may note/status
 GENERAL = "C0GENERAL"
@@ -279,20 +279,12 @@ def run(
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench") as pool:
         list(pool.map(warm, range(WARMUP)))
-        # The client's own collector is not the app's latency. Its heap is large (this script
-        # imports the app's modules): full collections of 25-80 ms were measured here. The
-        # first requests of the first timed run, the bare app's, took about 100 ms, and did
-        # not with the collector off while timing (stop 24); two to eight of them were among
-        # the twenty that set the bare app's p99. So: collected and frozen before, no
-        # collection while timed.
-        gc.collect()
-        gc.freeze()
-        gc.disable()
-        try:
+        # Its heap is large (this script imports the app's modules): full collections of
+        # 25-80 ms were measured here. The first requests of the first timed run, the bare
+        # app's, took about 100 ms, and did not with the collector off while timing (stop
+        # 24); two to eight of them were among the twenty that set the bare app's p99.
+        with collector_off():
             return list(pool.map(one, items))
-        finally:
-            gc.enable()
-            gc.unfreeze()
 
 
 # --------------------------------------------------------------------------- measurements
